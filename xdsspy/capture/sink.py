@@ -1,0 +1,46 @@
+"""The seam between the forwarding path and whoever consumes its events."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Protocol
+
+from xdsspy import model
+
+
+class Sink(Protocol):
+    """Receives every captured event. publish() must return at once and never raise."""
+
+    def publish(self, event: model.Event) -> None: ...
+
+
+class NullSink:
+    """Used when recording is off: forwarding still works, nothing is kept."""
+
+    def publish(self, event: model.Event) -> None:
+        return None
+
+
+class FanOut:
+    """Publishes to several sinks; one failing sink does not stop the others or the data path."""
+
+    def __init__(self, *sinks: Sink) -> None:
+        self._sinks = sinks
+
+    def publish(self, event: model.Event) -> None:
+        for sink in self._sinks:
+            try:
+                sink.publish(event)
+            except Exception:  # noqa: BLE001 - a broken consumer must never break forwarding
+                pass
+
+
+class Stamper:
+    """Hands out sequence numbers and timestamps in forwarding order (one event loop, no lock)."""
+
+    def __init__(self) -> None:
+        self._seq = itertools.count(1)
+
+    def stamp(self) -> dict[str, int]:
+        return {"seq": next(self._seq), "wall_ns": time.time_ns(), "monotonic_ns": time.monotonic_ns()}

@@ -1,0 +1,1 @@
+"""Exporters: recordings turned into formats other tools read."""

@@ -1,0 +1,201 @@
+"""Conversion between model events and the Record protobuf of the recording format.
+
+Message events are encoded without copying their payload: the Record is
+serialised without the raw bytes and the raw field's tag and length are
+appended by hand, which is valid protobuf (fields may arrive in any order and
+a message is the concatenation of its fields). The writer then hands the raw
+bytes to the compressor as they are.
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+from xdsspy import model
+from xdsspy._gen.xdsspy.recording.v1 import recording_pb2 as pb
+from xdsspy.record import format as fmt
+
+Chunk: TypeAlias = bytes | memoryview
+
+_MESSAGE_FIELD_TAG = bytes([(12 << 3) | 2])  # Record.message, length-delimited
+_RAW_FIELD_TAG = bytes([(15 << 3) | 2])  # Message.raw, length-delimited
+
+_DIRECTION_TO_PB = {model.Direction.REQUEST: pb.DIRECTION_REQUEST, model.Direction.RESPONSE: pb.DIRECTION_RESPONSE}
+_DIRECTION_FROM_PB = {v: k for k, v in _DIRECTION_TO_PB.items()}
+_TRANSPORT_TO_PB = {model.Transport.GRPC: pb.TRANSPORT_GRPC, model.Transport.REST: pb.TRANSPORT_REST}
+_TRANSPORT_FROM_PB = {v: k for k, v in _TRANSPORT_TO_PB.items()}
+_CAUSE_TO_PB = {
+    model.CloseCause.UPSTREAM: pb.CLOSE_CAUSE_UPSTREAM,
+    model.CloseCause.DOWNSTREAM: pb.CLOSE_CAUSE_DOWNSTREAM,
+    model.CloseCause.UPSTREAM_UNAVAILABLE: pb.CLOSE_CAUSE_UPSTREAM_UNAVAILABLE,
+    model.CloseCause.PROXY_SHUTDOWN: pb.CLOSE_CAUSE_PROXY_SHUTDOWN,
+    model.CloseCause.PROXY_ERROR: pb.CLOSE_CAUSE_PROXY_ERROR,
+    model.CloseCause.UNSPECIFIED: pb.CLOSE_CAUSE_UNSPECIFIED,
+}
+_CAUSE_FROM_PB = {v: k for k, v in _CAUSE_TO_PB.items()}
+_LEVEL_TO_PB = {
+    model.NoteLevel.INFO: pb.Note.LEVEL_INFO,
+    model.NoteLevel.WARNING: pb.Note.LEVEL_WARNING,
+    model.NoteLevel.ERROR: pb.Note.LEVEL_ERROR,
+}
+_LEVEL_FROM_PB = {v: k for k, v in _LEVEL_TO_PB.items()}
+
+
+def encode(event: model.Event) -> list[Chunk]:
+    """Chunks whose concatenation is one varint-length-delimited Record."""
+    record = pb.Record(
+        seq=event.seq,
+        wall_ns=event.wall_ns,
+        monotonic_ns=event.monotonic_ns,
+        connection=event.connection,
+        stream=event.stream,
+    )
+    if isinstance(event, model.MessageSeen):
+        head = record.SerializeToString()
+        message_head = pb.Message(direction=_DIRECTION_TO_PB[event.direction]).SerializeToString()
+        raw_prefix = _RAW_FIELD_TAG + fmt.encode_varint(len(event.raw))
+        message_length = len(message_head) + len(raw_prefix) + len(event.raw)
+        body_head = head + _MESSAGE_FIELD_TAG + fmt.encode_varint(message_length) + message_head + raw_prefix
+        total = len(body_head) + len(event.raw)
+        return [fmt.encode_varint(total) + body_head, event.raw]
+    _fill(record, event)
+    body = record.SerializeToString()
+    return [fmt.encode_varint(len(body)) + body]
+
+
+def _headers(metadata: model.Metadata) -> list[pb.Header]:
+    return [pb.Header(key=k, value=v) for k, v in metadata]
+
+
+def _fill(record: pb.Record, event: model.Event) -> None:
+    if isinstance(event, model.StreamOpened):
+        record.stream_open.CopyFrom(
+            pb.StreamOpen(
+                transport=_TRANSPORT_TO_PB[event.transport],
+                method=event.method,
+                peer=event.peer,
+                metadata=_headers(event.metadata),
+                timeout_seconds=event.timeout_seconds,
+                http_method=event.http_method,
+            )
+        )
+    elif isinstance(event, model.ResponseHeadersSeen):
+        record.response_headers.CopyFrom(
+            pb.ResponseHeaders(metadata=_headers(event.metadata), http_status=event.http_status)
+        )
+    elif isinstance(event, model.StreamClosed):
+        record.stream_close.CopyFrom(
+            pb.StreamClose(
+                code=event.code,
+                details=event.details,
+                trailers=_headers(event.trailers),
+                cause=_CAUSE_TO_PB[event.cause],
+            )
+        )
+    elif isinstance(event, model.CaptureStarted):
+        record.capture_start.CopyFrom(
+            pb.CaptureStart(
+                listen=list(event.listen),
+                upstream=event.upstream,
+                pid=event.pid,
+                max_message_bytes=event.max_message_bytes,
+            )
+        )
+    elif isinstance(event, model.Gap):
+        record.gap.CopyFrom(
+            pb.Gap(
+                first_seq=event.first_seq,
+                last_seq=event.last_seq,
+                records_lost=event.records_lost,
+                bytes_lost=event.bytes_lost,
+                reason=event.reason,
+            )
+        )
+    elif isinstance(event, model.Note):
+        record.note.CopyFrom(pb.Note(level=_LEVEL_TO_PB[event.level], text=event.text))
+    elif isinstance(event, model.CaptureStopped):
+        record.capture_stop.CopyFrom(
+            pb.CaptureStop(
+                records_written=event.records_written,
+                records_lost=event.records_lost,
+                reason=event.reason,
+            )
+        )
+    else:  # pragma: no cover - MessageSeen is handled by encode()
+        raise TypeError(f"cannot encode {type(event).__name__}")
+
+
+class UnknownRecordError(ValueError):
+    """A record whose event this reader does not know (written by a newer xdsspy)."""
+
+
+def decode(record: pb.Record) -> model.Event:
+    """The model event for one Record; raises UnknownRecordError for events from the future."""
+    common = {
+        "seq": record.seq,
+        "wall_ns": record.wall_ns,
+        "monotonic_ns": record.monotonic_ns,
+        "connection": record.connection,
+        "stream": record.stream,
+    }
+    kind = record.WhichOneof("event")
+    if kind == "message":
+        return model.MessageSeen(
+            **common,
+            direction=_DIRECTION_FROM_PB.get(record.message.direction, model.Direction.REQUEST),
+            raw=record.message.raw,
+        )
+    if kind == "stream_open":
+        o = record.stream_open
+        return model.StreamOpened(
+            **common,
+            transport=_TRANSPORT_FROM_PB.get(o.transport, model.Transport.GRPC),
+            method=o.method,
+            peer=o.peer,
+            metadata=tuple((h.key, h.value) for h in o.metadata),
+            timeout_seconds=o.timeout_seconds,
+            http_method=o.http_method,
+        )
+    if kind == "response_headers":
+        h = record.response_headers
+        return model.ResponseHeadersSeen(
+            **common, metadata=tuple((x.key, x.value) for x in h.metadata), http_status=h.http_status
+        )
+    if kind == "stream_close":
+        c = record.stream_close
+        return model.StreamClosed(
+            **common,
+            code=c.code,
+            details=c.details,
+            trailers=tuple((x.key, x.value) for x in c.trailers),
+            cause=_CAUSE_FROM_PB.get(c.cause, model.CloseCause.UNSPECIFIED),
+        )
+    if kind == "capture_start":
+        s = record.capture_start
+        return model.CaptureStarted(
+            **common,
+            listen=tuple(s.listen),
+            upstream=s.upstream,
+            pid=s.pid,
+            max_message_bytes=s.max_message_bytes,
+        )
+    if kind == "gap":
+        g = record.gap
+        return model.Gap(
+            **common,
+            first_seq=g.first_seq,
+            last_seq=g.last_seq,
+            records_lost=g.records_lost,
+            bytes_lost=g.bytes_lost,
+            reason=g.reason,
+        )
+    if kind == "note":
+        return model.Note(
+            **common, level=_LEVEL_FROM_PB.get(record.note.level, model.NoteLevel.INFO), text=record.note.text
+        )
+    if kind == "capture_stop":
+        s2 = record.capture_stop
+        return model.CaptureStopped(
+            **common, records_written=s2.records_written, records_lost=s2.records_lost, reason=s2.reason
+        )
+    raise UnknownRecordError(f"record seq {record.seq} holds an event this xdsspy does not know")

@@ -1,0 +1,96 @@
+"""Byte layout of recording files: file magic, header and block framing.
+
+A file is FILE_MAGIC, then a u32 length, a u32 CRC-32 and that many bytes of
+FileHeader, then blocks. A block is a 32-byte BLOCK header followed by its
+payload; the payload, once decompressed, is a run of varint-length-delimited
+Record messages. Blocks are written whole with one write call each, so a
+reader can always tell a complete block (magic, both CRCs, lengths) from a
+torn one. See docs/recording-format.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import struct
+import zlib
+
+FORMAT_VERSION = 1
+"""Version of the record and block layout; independent of the xdsspy release."""
+
+FILE_MAGIC = b"\x89XDS\r\n\x1a\n"
+"""PNG-style: a high byte and CR/LF/^Z catch text-mode transfers and truncation at once."""
+
+FILE_HEADER_PREFIX = struct.Struct("<II")  # header length, CRC-32 of the header bytes
+BLOCK_MAGIC = b"XDSB"
+BLOCK_HEADER = struct.Struct("<4sBBHQQII")
+"""magic, codec, flags, reserved, stored length, decoded length, payload CRC-32, header CRC-32."""
+
+MAX_FILE_HEADER_BYTES = 1 << 20
+MAX_BLOCK_BYTES = 1 << 36
+"""Sanity bound for a block's lengths (64 GiB); larger values mean corruption."""
+
+
+class Codec(enum.IntEnum):
+    NONE = 0
+    ZSTD = 1
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BlockHeader:
+    codec: int
+    stored_length: int
+    decoded_length: int
+    payload_crc: int
+
+    def pack(self) -> bytes:
+        head = BLOCK_HEADER.pack(
+            BLOCK_MAGIC, self.codec, 0, 0, self.stored_length, self.decoded_length, self.payload_crc, 0
+        )
+        return head[:-4] + struct.pack("<I", zlib.crc32(head[:-4]))
+
+
+class BlockHeaderError(ValueError):
+    """The bytes at this offset are not a valid block header."""
+
+
+def unpack_block_header(data: bytes | memoryview) -> BlockHeader:
+    magic, codec, _flags, _reserved, stored, decoded, payload_crc, header_crc = BLOCK_HEADER.unpack(data)
+    if magic != BLOCK_MAGIC:
+        raise BlockHeaderError("no block magic")
+    if zlib.crc32(bytes(data[: BLOCK_HEADER.size - 4])) != header_crc:
+        raise BlockHeaderError("block header checksum mismatch")
+    if codec not in (Codec.NONE, Codec.ZSTD):
+        raise BlockHeaderError(f"unknown block codec {codec}")
+    if stored > MAX_BLOCK_BYTES or decoded > MAX_BLOCK_BYTES:
+        raise BlockHeaderError("implausible block length")
+    return BlockHeader(codec, stored, decoded, payload_crc)
+
+
+def encode_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        bits = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(bits | 0x80)
+        else:
+            out.append(bits)
+            return bytes(out)
+
+
+def decode_varint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
+    """Return (value, next position); raises ValueError when the varint is cut or too long."""
+    result = 0
+    shift = 0
+    while True:
+        if pos >= len(data):
+            raise ValueError("truncated varint")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")

@@ -1,0 +1,331 @@
+"""Append-only writer for recording files, fed from the forwarding loop without ever blocking it.
+
+publish() only appends to a deque; a writer thread encodes, compresses and
+writes whole blocks. Writes are batched (a short linger, then everything
+queued) because a few large GIL-releasing calls cost the forwarding thread far
+less than many small ones (docs/performance.md). If the disk fails or the
+bounded buffer fills, events are dropped and counted, never waited for, and a
+Gap record says what is missing as soon as (and wherever) writing works again.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import os
+import stat
+import sys
+import threading
+import time
+import zlib
+from collections.abc import Callable
+
+import zstandard
+
+from xdsspy import errors
+from xdsspy import model
+from xdsspy._gen.xdsspy.recording.v1 import recording_pb2 as pb
+from xdsspy.record import codec
+from xdsspy.record import format as fmt
+
+_COALESCE_BELOW = 256 * 1024
+"""Chunks smaller than this are joined before compression; larger ones go in one call each."""
+
+RETRY_INTERVAL_S = 1.0
+
+
+@dataclasses.dataclass(slots=True)
+class _Loss:
+    first_seq: int = 0
+    last_seq: int = 0
+    records: int = 0
+    bytes: int = 0
+    reasons: list[str] = dataclasses.field(default_factory=list)
+
+    def add(self, event: model.Event, size: int, reason: str) -> None:
+        if event.seq:
+            self.first_seq = event.seq if not self.first_seq else min(self.first_seq, event.seq)
+            self.last_seq = max(self.last_seq, event.seq)
+        self.records += 1
+        self.bytes += size
+        if reason not in self.reasons:
+            self.reasons.append(reason)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WriterStats:
+    records_written: int
+    records_lost: int
+    bytes_lost: int
+    blocks_written: int
+    bytes_on_disk: int
+    failing: bool
+
+
+def _event_size(event: model.Event) -> int:
+    if isinstance(event, model.MessageSeen):
+        return len(event.raw) + 64
+    return 256
+
+
+def _default_problem(text: str) -> None:
+    print(f"xdsspy: RECORDING PROBLEM: {text}", file=sys.stderr, flush=True)
+
+
+class RecordingWriter:
+    """Writes events to a new recording file (mode 0600) from a background thread."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        compression_level: int = 3,
+        linger_s: float = 0.02,
+        max_block_bytes: int = 16 << 20,
+        max_pending_bytes: int = 1 << 30,
+        on_problem: Callable[[str], None] = _default_problem,
+        clock: Callable[[], tuple[int, int]] | None = None,
+    ) -> None:
+        self.path = os.fspath(path)
+        self._level = compression_level
+        self._linger_s = linger_s
+        self._max_block_bytes = max_block_bytes
+        self._max_pending_bytes = max_pending_bytes
+        self._on_problem = on_problem
+        self._clock = clock or (lambda: (time.time_ns(), time.monotonic_ns()))
+        self._queue: collections.deque[tuple[model.Event, int]] = collections.deque()
+        self._lock = threading.Lock()
+        self._wakeup = threading.Event()
+        self._pending_bytes = 0
+        self._closing = False
+        self._loss = _Loss()  # dropped and not yet reported in a Gap record
+        self._records_written = 0
+        self._records_lost_total = 0
+        self._bytes_lost_total = 0
+        self._blocks_written = 0
+        self._failing = False
+        self._next_retry = 0.0
+        try:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        except OSError as e:
+            raise errors.RecordingWriteError(f"cannot create recording {self.path}: {e.strerror}") from e
+        try:
+            if stat.S_ISREG(os.fstat(self._fd).st_mode):
+                os.fchmod(self._fd, 0o600)  # O_TRUNC of an existing file keeps its old mode
+            self._offset = 0
+            self._write_file_header()
+        except OSError as e:
+            os.close(self._fd)
+            raise errors.RecordingWriteError(f"cannot write recording {self.path}: {e.strerror}") from e
+        self._compressor = zstandard.ZstdCompressor(level=compression_level)
+        self._thread = threading.Thread(target=self._run, name="xdsspy-recorder", daemon=True)
+        self._thread.start()
+
+    # -- called from the forwarding loop -------------------------------------------------
+
+    def publish(self, event: model.Event) -> None:
+        """Queue event for writing. Never blocks and never raises; drops and counts when full."""
+        size = _event_size(event)
+        with self._lock:
+            if self._closing:
+                return
+            if self._pending_bytes + size > self._max_pending_bytes:
+                self._loss.add(event, size, "recorder buffer full (disk too slow)")
+                self._records_lost_total += 1
+                self._bytes_lost_total += size
+                return
+            self._pending_bytes += size
+            self._queue.append((event, size))
+        if not self._wakeup.is_set():
+            self._wakeup.set()
+
+    def close(self, timeout: float | None = 30.0) -> WriterStats:
+        """Write everything queued, a final Gap if anything was lost, and close the file."""
+        with self._lock:
+            self._closing = True
+        self._wakeup.set()
+        self._thread.join(timeout)
+        return self.stats()
+
+    def stats(self) -> WriterStats:
+        return WriterStats(
+            records_written=self._records_written,
+            records_lost=self._records_lost_total,
+            bytes_lost=self._bytes_lost_total,
+            blocks_written=self._blocks_written,
+            bytes_on_disk=self._offset,
+            failing=self._failing,
+        )
+
+    # -- writer thread -----------------------------------------------------------------------
+
+    def _write_file_header(self) -> None:
+        wall, mono = self._clock()
+        header = pb.FileHeader(
+            format_version=fmt.FORMAT_VERSION,
+            writer=f"xdsspy {_version()}",
+            created_wall_ns=wall,
+            created_monotonic_ns=mono,
+        ).SerializeToString()
+        data = fmt.FILE_MAGIC + fmt.FILE_HEADER_PREFIX.pack(len(header), zlib.crc32(header)) + header
+        self._write_all(data)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                self._wakeup.wait(timeout=0.5)
+                self._wakeup.clear()
+                if not self._queue and not self._closing:
+                    if self._loss.records and time.monotonic() >= self._next_retry:
+                        self._write_block([], [])  # report the gap once writing works again
+                    continue
+                if not self._closing and self._linger_s:
+                    time.sleep(self._linger_s)  # let a burst gather into one block
+                while self._queue:
+                    self._write_batch()
+                if self._closing and not self._queue:
+                    if self._loss.records:
+                        self._write_block([], [])
+                    break
+        except BaseException as e:  # the thread must say why it died, loudly
+            self._on_problem(f"recorder thread crashed: {e!r}; nothing more will be recorded")
+            raise
+        finally:
+            try:
+                os.fsync(self._fd)
+            except OSError:
+                pass
+            os.close(self._fd)
+
+    def _write_batch(self) -> None:
+        events: list[tuple[model.Event, int]] = []
+        size = 0
+        while self._queue and size < self._max_block_bytes:
+            event, event_size = self._queue.popleft()
+            events.append((event, event_size))
+            size += event_size
+        with self._lock:
+            self._pending_bytes -= size
+        if self._failing and time.monotonic() < self._next_retry:
+            for event, event_size in events:
+                self._lose(event, event_size, self._failure_reason)
+            return
+        chunks: list[codec.Chunk] = []
+        written: list[tuple[model.Event, int]] = []
+        for event, event_size in events:
+            if isinstance(event, model.CaptureStopped):
+                event = dataclasses.replace(
+                    event,
+                    records_written=self._records_written + len(written) + 1,
+                    records_lost=self._records_lost_total,
+                )
+            try:
+                chunks.extend(codec.encode(event))
+            except Exception as e:  # a bug in encoding must cost one event, not the recording
+                self._lose(event, event_size, f"could not encode: {e!r}")
+                continue
+            written.append((event, event_size))
+        self._write_block(chunks, written)
+
+    _failure_reason = "write failed"
+
+    def _gap_chunks(self) -> list[codec.Chunk]:
+        loss = self._loss
+        wall, mono = self._clock()
+        gap = model.Gap(
+            seq=0,
+            wall_ns=wall,
+            monotonic_ns=mono,
+            first_seq=loss.first_seq,
+            last_seq=loss.last_seq,
+            records_lost=loss.records,
+            bytes_lost=loss.bytes,
+            reason="; ".join(loss.reasons),
+        )
+        return codec.encode(gap)
+
+    def _write_block(self, chunks: list[codec.Chunk], events: list[tuple[model.Event, int]]) -> None:
+        reporting_gap = bool(self._loss.records)
+        if reporting_gap:
+            # The gap goes first so that it sits right where the missing records would have been.
+            chunks = self._gap_chunks() + chunks
+        if not chunks:
+            return
+        decoded_length = sum(len(c) for c in chunks)
+        payload = self._compress(chunks, decoded_length)
+        header = fmt.BlockHeader(fmt.Codec.ZSTD, len(payload), decoded_length, zlib.crc32(payload)).pack()
+        start = self._offset
+        try:
+            self._write_all(header + payload if len(payload) < _COALESCE_BELOW else header)
+            if len(payload) >= _COALESCE_BELOW:
+                self._write_all(payload)
+        except OSError as e:
+            self._rollback(start)
+            self._failure_reason = f"write to {self.path} failed: {e.strerror or e}"
+            if not self._failing:
+                self._on_problem(
+                    f"{self._failure_reason}; Envoy's streams keep flowing but records are being "
+                    "DROPPED until writing works again (a Gap record will say what is missing)"
+                )
+            self._failing = True
+            self._next_retry = time.monotonic() + RETRY_INTERVAL_S
+            for event, size in events:
+                self._lose(event, size, self._failure_reason)
+            return
+        if self._failing:
+            self._on_problem(f"writing to {self.path} works again; recording resumed")
+        self._failing = False
+        self._blocks_written += 1
+        self._records_written += len(events)
+        if reporting_gap:
+            self._loss = _Loss()
+
+    def _compress(self, chunks: list[codec.Chunk], decoded_length: int) -> bytes:
+        cobj = self._compressor.compressobj(size=decoded_length)
+        out: list[bytes] = []
+        pending = bytearray()
+        for chunk in chunks:
+            if len(chunk) < _COALESCE_BELOW:
+                pending += chunk
+                if len(pending) >= _COALESCE_BELOW:
+                    out.append(cobj.compress(bytes(pending)))
+                    pending.clear()
+                continue
+            if pending:
+                out.append(cobj.compress(bytes(pending)))
+                pending.clear()
+            out.append(cobj.compress(chunk))
+        if pending:
+            out.append(cobj.compress(bytes(pending)))
+        out.append(cobj.flush())
+        return b"".join(out)
+
+    def _lose(self, event: model.Event, size: int, reason: str) -> None:
+        with self._lock:
+            self._loss.add(event, size, reason)
+            self._records_lost_total += 1
+            self._bytes_lost_total += size
+
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            n = os.write(self._fd, view)
+            view = view[n:]
+            self._offset += n
+
+    def _rollback(self, offset: int) -> None:
+        """Cut a torn block off the end so the file stays a clean sequence of blocks."""
+        try:
+            if self._offset != offset:
+                os.ftruncate(self._fd, offset)
+                os.lseek(self._fd, offset, os.SEEK_SET)
+            self._offset = offset
+        except OSError:
+            # A file we cannot truncate (a pipe, a device) keeps the torn bytes; readers skip them.
+            pass
+
+
+def _version() -> str:
+    from xdsspy import __version__
+
+    return __version__
