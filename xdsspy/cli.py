@@ -42,7 +42,8 @@ def _add_capture_arguments(p: argparse.ArgumentParser) -> None:
         "--listen",
         type=_address,
         action="append",
-        help=f"where Envoy connects: HOST:PORT, [IPv6]:PORT or unix:PATH (default {DEFAULT_LISTEN}); repeatable",
+        help=f"where Envoy connects: HOST:PORT, [IPv6]:PORT or unix:PATH (default {DEFAULT_LISTEN});"
+        " repeatable",
     )
     p.add_argument("--upstream", type=_address, required=True, help="the real control plane (same forms)")
     p.add_argument(
@@ -51,7 +52,9 @@ def _add_capture_arguments(p: argparse.ArgumentParser) -> None:
         default=1 << 30,
         help="largest gRPC message passed in either direction (default 1G)",
     )
-    p.add_argument("--compression-level", type=int, default=3, help="zstd level of recording blocks (default 3)")
+    p.add_argument(
+        "--compression-level", type=int, default=3, help="zstd level of recording blocks (default 3)"
+    )
     p.add_argument(
         "--max-buffer-bytes",
         type=_size,
@@ -74,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--headless", action="store_true", help="print one line per message instead of the live UI"
     )
 
-    record = sub.add_parser("record", help="forward and record only: no output but errors (the capture process)")
+    record = sub.add_parser(
+        "record", help="forward and record only: no output but errors (the capture process)"
+    )
     _add_capture_arguments(record)
     record.add_argument("--record", metavar="FILE", help="write the recording to FILE (mode 0600)")
 
@@ -100,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         with contextlib.suppress(OSError):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the interpreter's flush at exit
+            sys.stdout = open(os.devnull, "w")
         return 0
     raise AssertionError(args.command)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from typing import TypeAlias
+from typing import TypedDict
 
 
 class Direction(enum.StrEnum):
@@ -43,6 +44,19 @@ class NoteLevel(enum.StrEnum):
 
 Metadata: TypeAlias = tuple[tuple[str, bytes], ...]
 """Header pairs in arrival order; values are the exact bytes ("-bin" values decoded)."""
+
+
+class Stamp(TypedDict):
+    """Position and times of an event, as handed out by the capture's stamper."""
+
+    seq: int
+    wall_ns: int
+    monotonic_ns: int
+
+
+class StreamIds(TypedDict):
+    connection: int
+    stream: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -84,7 +84,10 @@ async def run_capture(options: CaptureOptions) -> int:
     if writer is not None:
         stats = writer.close()
         lost = f", {stats.records_lost} LOST" if stats.records_lost else ""
-        _say(f"recorded {stats.records_written} records ({stats.bytes_on_disk} bytes){lost} in {options.record}")
+        _say(
+            f"recorded {stats.records_written} records ({stats.bytes_on_disk} bytes){lost}"
+            f" in {options.record}"
+        )
         if stats.records_lost:
             return 3
     return 0

@@ -153,7 +153,10 @@ class GrpcProxy:
     # -- one call -------------------------------------------------------------------------
 
     async def handle(
-        self, method: str, request_iterator: AsyncIterator[bytes], context: grpc.aio.ServicerContext[bytes, bytes]
+        self,
+        method: str,
+        request_iterator: AsyncIterator[bytes],
+        context: grpc.aio.ServicerContext[bytes, bytes],
     ) -> None:
         del request_iterator  # requests are read with context.read()
         peer = context.peer()
@@ -162,7 +165,7 @@ class GrpcProxy:
         conn = self._connection_for(peer, user_agent)
         stream = next(self._stream_ids)
         publish = self._sink.publish
-        ids = {"connection": conn.ident, "stream": stream}
+        ids: model.StreamIds = {"connection": conn.ident, "stream": stream}
         remaining = context.time_remaining()
         timeout = remaining if remaining is not None and remaining < 1e8 else None
         publish(
@@ -194,21 +197,24 @@ class GrpcProxy:
                         )
                     )
                     await context.send_initial_metadata(headers)
-                while True:
-                    response = await call.read()
-                    if response is grpc.aio.EOF:
-                        break
-                    got_anything = True
-                    publish(
-                        model.MessageSeen(
-                            **self._stamper.stamp(),
-                            **ids,
-                            direction=model.Direction.RESPONSE,
-                            raw=response,
-                            method=method,
+                queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=4)
+                reader = aio.spawn(_read_into(call, queue), name=f"stream {stream} upstream reader")
+                try:
+                    while (response := await queue.get()) is not None:
+                        got_anything = True
+                        publish(
+                            model.MessageSeen(
+                                **self._stamper.stamp(),
+                                **ids,
+                                direction=model.Direction.RESPONSE,
+                                raw=response,
+                                method=method,
+                            )
                         )
-                    )
-                    await context.write(response)
+                        await context.write(response)
+                    await reader
+                finally:
+                    reader.cancel()
                 code = await call.code()
                 details = await call.details() or ""
                 trailers = await call.trailing_metadata()
@@ -256,7 +262,7 @@ class GrpcProxy:
         context: grpc.aio.ServicerContext[bytes, bytes],
         call: grpc.aio.StreamStreamCall[bytes, bytes],
         method: str,
-        ids: dict[str, int],
+        ids: model.StreamIds,
     ) -> None:
         publish = self._sink.publish
         with contextlib.suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError, grpc.aio.UsageError):
@@ -277,7 +283,17 @@ class GrpcProxy:
                 await call.write(request)
 
 
-class _GenericHandler(grpc.GenericRpcHandler):
+async def _read_into(
+    call: grpc.aio.StreamStreamCall[bytes, bytes], queue: asyncio.Queue[bytes | None]
+) -> None:
+    try:
+        while (response := await call.read()) is not grpc.aio.EOF:
+            await queue.put(response)
+    finally:
+        await queue.put(None)  # wakes the writer; an error is re-raised where it awaits this task
+
+
+class _GenericHandler(grpc.GenericRpcHandler):  # type: ignore[misc]
     """Answers every method name with the same raw-bytes stream handler."""
 
     def __init__(self, proxy: GrpcProxy) -> None:

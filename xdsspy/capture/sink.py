@@ -32,7 +32,7 @@ class FanOut:
         for sink in self._sinks:
             try:
                 sink.publish(event)
-            except Exception:  # noqa: BLE001 - a broken consumer must never break forwarding
+            except Exception:
                 pass
 
 
@@ -42,5 +42,5 @@ class Stamper:
     def __init__(self) -> None:
         self._seq = itertools.count(1)
 
-    def stamp(self) -> dict[str, int]:
+    def stamp(self) -> model.Stamp:
         return {"seq": next(self._seq), "wall_ns": time.time_ns(), "monotonic_ns": time.monotonic_ns()}

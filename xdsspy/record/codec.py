@@ -20,7 +20,10 @@ Chunk: TypeAlias = bytes | memoryview
 _MESSAGE_FIELD_TAG = bytes([(12 << 3) | 2])  # Record.message, length-delimited
 _RAW_FIELD_TAG = bytes([(15 << 3) | 2])  # Message.raw, length-delimited
 
-_DIRECTION_TO_PB = {model.Direction.REQUEST: pb.DIRECTION_REQUEST, model.Direction.RESPONSE: pb.DIRECTION_RESPONSE}
+_DIRECTION_TO_PB = {
+    model.Direction.REQUEST: pb.DIRECTION_REQUEST,
+    model.Direction.RESPONSE: pb.DIRECTION_RESPONSE,
+}
 _DIRECTION_FROM_PB = {v: k for k, v in _DIRECTION_TO_PB.items()}
 _TRANSPORT_TO_PB = {model.Transport.GRPC: pb.TRANSPORT_GRPC, model.Transport.REST: pb.TRANSPORT_REST}
 _TRANSPORT_FROM_PB = {v: k for k, v in _TRANSPORT_TO_PB.items()}
@@ -129,15 +132,19 @@ class UnknownRecordError(ValueError):
     """A record whose event this reader does not know (written by a newer xdsspy)."""
 
 
+class _Common(model.Stamp, model.StreamIds):
+    pass
+
+
 def decode(record: pb.Record) -> model.Event:
     """The model event for one Record; raises UnknownRecordError for events from the future."""
-    common = {
-        "seq": record.seq,
-        "wall_ns": record.wall_ns,
-        "monotonic_ns": record.monotonic_ns,
-        "connection": record.connection,
-        "stream": record.stream,
-    }
+    common = _Common(
+        seq=record.seq,
+        wall_ns=record.wall_ns,
+        monotonic_ns=record.monotonic_ns,
+        connection=record.connection,
+        stream=record.stream,
+    )
     kind = record.WhichOneof("event")
     if kind == "message":
         return model.MessageSeen(

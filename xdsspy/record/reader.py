@@ -56,7 +56,7 @@ class RecordingReader:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
         try:
-            self._file: BinaryIO = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+            self._file: BinaryIO = open(self.path, "rb")
         except OSError as e:
             raise errors.RecordingReadError(f"cannot open {self.path}: {e.strerror}") from e
         self.problems: list[Problem] = []
@@ -118,15 +118,15 @@ class RecordingReader:
         should_stop() returns true (checked every poll_interval).
         """
         while True:
-            ended_at_tail = False
             for event in self._read_available():
                 yield event
                 if follow and isinstance(event, model.CaptureStopped):
                     return
-            ended_at_tail = True
-            if not follow or (should_stop is not None and should_stop()):
-                if ended_at_tail:
-                    self._report_tail()
+            if follow and should_stop is not None and should_stop():
+                yield from self._read_available()  # what the writer added before it stopped
+                follow = False
+            if not follow:
+                self._report_tail()
                 return
             time.sleep(poll_interval)
 
@@ -160,16 +160,16 @@ class RecordingReader:
                 return  # incomplete: still being written, or torn by a crash
             block_offset = self._offset
             if zlib.crc32(payload) != block.payload_crc:
-                self._offset += fmt.BLOCK_HEADER.size  # search beyond this header
-                if not self._resync(f"block payload checksum mismatch at byte {block_offset}"):
-                    self._offset = block_offset
+                if not self._resync("block payload checksum mismatch", skip=fmt.BLOCK_HEADER.size):
                     return
                 continue
             self._offset = block_offset + fmt.BLOCK_HEADER.size + block.stored_length
             try:
                 data = self._decode_payload(block, payload)
             except (zstandard.ZstdError, ValueError) as e:
-                self.problems.append(Problem(block_offset, "corrupt_block", f"block does not decompress: {e}"))
+                self.problems.append(
+                    Problem(block_offset, "corrupt_block", f"block does not decompress: {e}")
+                )
                 continue
             yield from self._records(data, block_offset)
 
@@ -196,7 +196,7 @@ class RecordingReader:
                 return
             pos = end
             try:
-                record = pb.Record.FromString(view[start:end])
+                record = pb.Record.FromString(view[start:end])  # type: ignore[arg-type]  # upb takes buffers
                 event = codec.decode(record)
             except codec.UnknownRecordError as e:
                 self.problems.append(Problem(block_offset, "unknown_record", str(e)))
@@ -217,10 +217,10 @@ class RecordingReader:
             return dataclasses.replace(event, method=method) if method else event
         return event
 
-    def _resync(self, why: str) -> bool:
+    def _resync(self, why: str, *, skip: int = 1) -> bool:
         """Skip damaged bytes up to the next valid block header; False if none is there yet."""
         start = self._offset
-        search_from = start + 1
+        search_from = start + skip
         while True:
             self._file.seek(search_from)
             window = self._file.read(_SCAN_CHUNK + fmt.BLOCK_HEADER.size)

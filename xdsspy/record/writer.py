@@ -206,7 +206,8 @@ class RecordingWriter:
             size += event_size
         with self._lock:
             self._pending_bytes -= size
-        if self._failing and time.monotonic() < self._next_retry:
+        if self._failing and not self._closing and time.monotonic() < self._next_retry:
+            # Do not spend CPU compressing for a disk that just failed; retry after a pause.
             for event, event_size in events:
                 self._lose(event, event_size, self._failure_reason)
             return

@@ -1,0 +1,322 @@
+"""The generic raw-bytes gRPC proxy, against an in-process upstream: no Envoy needed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import grpc.aio
+import pytest
+
+from xdsspy import addresses
+from xdsspy import model
+from xdsspy.capture import grpc_proxy
+from xdsspy.capture import sink as sink_mod
+
+BIG = [("grpc.max_receive_message_length", 1 << 30), ("grpc.max_send_message_length", 1 << 30)]
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.events: list[model.Event] = []
+
+    def publish(self, event: model.Event) -> None:
+        self.events.append(event)
+
+
+class Upstream:
+    """A control-plane stand-in with one behaviour per method name."""
+
+    def __init__(self) -> None:
+        self.cancelled = asyncio.Event()
+        self.seen_metadata: list[tuple[str, Any]] = []
+        self.received: list[bytes] = []
+
+    async def bidi(
+        self, request_iterator: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]
+    ) -> None:
+        self.seen_metadata = list(context.invocation_metadata() or ())
+        await context.send_initial_metadata((("x-server", "cp-1"), ("x-blob-bin", b"\x00\x01\xff")))
+        try:
+            async for request in request_iterator:
+                self.received.append(request)
+                await context.write(request[::-1])
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+        context.set_trailing_metadata((("x-final", "done"),))
+
+    async def hang(
+        self, request_iterator: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]
+    ) -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+
+    async def fail(
+        self, request_iterator: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]
+    ) -> None:
+        async for _ in request_iterator:
+            await context.write(b"one")
+            break
+        await context.abort(
+            grpc.StatusCode.PERMISSION_DENIED, "not for you", trailing_metadata=(("x-reason", "jwt expired"),)
+        )
+
+    def handlers(self) -> grpc.GenericRpcHandler:
+        async def unary(request: bytes, context: Any) -> bytes:
+            return b"unary:" + request
+
+        async def server_stream(request: bytes, context: Any) -> AsyncIterator[bytes]:
+            for i in range(3):
+                yield request + bytes([i])
+
+        return grpc.method_handlers_generic_handler(
+            "test.Svc",
+            {
+                "Bidi": grpc.stream_stream_rpc_method_handler(self.bidi),
+                "Hang": grpc.stream_stream_rpc_method_handler(self.hang),
+                "Fail": grpc.stream_stream_rpc_method_handler(self.fail),
+                "Unary": grpc.unary_unary_rpc_method_handler(unary),
+                "ServerStream": grpc.unary_stream_rpc_method_handler(server_stream),
+            },
+        )
+
+
+@contextlib.asynccontextmanager
+async def running(
+    upstream_listen: str = "127.0.0.1:0", proxy_listen: str = "127.0.0.1:0", start_upstream: bool = True
+) -> AsyncIterator[tuple[Upstream, ListSink, str, grpc.aio.Server]]:
+    upstream = Upstream()
+    server = grpc.aio.server(options=BIG)
+    server.add_generic_rpc_handlers((upstream.handlers(),))
+    port = server.add_insecure_port(upstream_listen)
+    if start_upstream:
+        await server.start()
+    up_addr = addresses.parse(upstream_listen)
+    if not up_addr.is_unix:
+        up_addr = up_addr.with_port(port)
+    sink = ListSink()
+    proxy = grpc_proxy.GrpcProxy(grpc_proxy.ProxyOptions(upstream=up_addr), sink, sink_mod.Stamper())
+    bound = await proxy.start([addresses.parse(proxy_listen)])
+    try:
+        yield upstream, sink, bound[0], server
+    finally:
+        await proxy.stop(grace=0.5)
+        await server.stop(0)
+
+
+def _messages(sink: ListSink, direction: model.Direction) -> list[bytes]:
+    return [e.raw for e in sink.events if isinstance(e, model.MessageSeen) and e.direction == direction]
+
+
+def _closes(sink: ListSink) -> list[model.StreamClosed]:
+    return [e for e in sink.events if isinstance(e, model.StreamClosed)]
+
+
+async def _until(condition: Any, limit_s: float = 10.0) -> None:
+    for _ in range(int(limit_s / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
+def test_bidi_stream_bytes_metadata_trailers_pass_unchanged() -> None:
+    async def scenario() -> None:
+        async with running() as (upstream, sink, target, _):
+            async with grpc.aio.insecure_channel(target) as channel:
+                call = channel.stream_stream("/test.Svc/Bidi")(
+                    metadata=(
+                        ("authorization", "Bearer istio-jwt"),
+                        ("clusterid", "Kubernetes"),
+                        ("x-trace-bin", b"\x01\x02"),
+                    )
+                )
+                payloads = [b"\x00\x01binary\xff", b"", os.urandom(70_000)]
+                replies = []
+                for p in payloads:
+                    await call.write(p)
+                    replies.append(await call.read())
+                await call.done_writing()
+                assert await call.read() is grpc.aio.EOF
+                assert replies == [p[::-1] for p in payloads]
+                headers = dict(await call.initial_metadata())
+                assert headers["x-server"] == "cp-1" and headers["x-blob-bin"] == b"\x00\x01\xff"
+                assert dict(await call.trailing_metadata())["x-final"] == "done"
+                assert await call.code() == grpc.StatusCode.OK
+            seen = dict(upstream.seen_metadata)
+            assert seen["authorization"] == "Bearer istio-jwt"
+            assert seen["clusterid"] == "Kubernetes"
+            assert seen["x-trace-bin"] == b"\x01\x02"
+            assert upstream.received == payloads
+            await _until(lambda: _closes(sink))
+            assert _messages(sink, model.Direction.REQUEST) == payloads
+            assert _messages(sink, model.Direction.RESPONSE) == [p[::-1] for p in payloads]
+            opened = next(e for e in sink.events if isinstance(e, model.StreamOpened))
+            assert opened.method == "/test.Svc/Bidi"
+            assert ("authorization", b"Bearer istio-jwt") in opened.metadata
+            assert ("x-trace-bin", b"\x01\x02") in opened.metadata
+            close = _closes(sink)[0]
+            assert close.code == 0 and close.cause == model.CloseCause.UPSTREAM
+            assert ("x-final", b"done") in close.trailers
+            assert [e.seq for e in sink.events] == sorted(e.seq for e in sink.events)
+
+    asyncio.run(scenario())
+
+
+def test_error_status_details_and_trailers_reach_envoy() -> None:
+    async def scenario() -> None:
+        async with running() as (_, sink, target, _):
+            async with grpc.aio.insecure_channel(target) as channel:
+                call = channel.stream_stream("/test.Svc/Fail")()
+                await call.write(b"hi")
+                assert await call.read() == b"one"
+                with pytest.raises(grpc.aio.AioRpcError) as info:
+                    await call.read()
+                assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+                assert info.value.details() == "not for you"
+                assert dict(info.value.trailing_metadata())["x-reason"] == "jwt expired"
+            await _until(lambda: _closes(sink))
+            close = _closes(sink)[0]
+            assert (close.code, close.details) == (grpc.StatusCode.PERMISSION_DENIED.value[0], "not for you")
+            assert close.cause == model.CloseCause.UPSTREAM
+
+    asyncio.run(scenario())
+
+
+def test_unary_and_server_streaming_calls_are_forwarded() -> None:
+    async def scenario() -> None:
+        async with running() as (_, sink, target, _):
+            async with grpc.aio.insecure_channel(target) as channel:
+                assert await channel.unary_unary("/test.Svc/Unary")(b"fetch") == b"unary:fetch"
+                got = [m async for m in channel.unary_stream("/test.Svc/ServerStream")(b"s")]
+                assert got == [b"s\x00", b"s\x01", b"s\x02"]
+            await _until(lambda: len(_closes(sink)) == 2)
+            assert _messages(sink, model.Direction.RESPONSE) == [b"unary:fetch", b"s\x00", b"s\x01", b"s\x02"]
+
+    asyncio.run(scenario())
+
+
+def test_method_the_upstream_does_not_know_gets_its_unimplemented() -> None:
+    async def scenario() -> None:
+        async with running() as (_, sink, target, _):
+            async with grpc.aio.insecure_channel(target) as channel:
+                with pytest.raises(grpc.aio.AioRpcError) as info:
+                    await channel.unary_unary("/never.Heard/Of")(b"?")
+                assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
+            await _until(lambda: _closes(sink))
+            assert _closes(sink)[0].code == grpc.StatusCode.UNIMPLEMENTED.value[0]
+
+    asyncio.run(scenario())
+
+
+def test_upstream_down_gives_unavailable_and_the_proxy_keeps_running() -> None:
+    async def scenario() -> None:
+        async with running(start_upstream=False) as (_, sink, target, server):
+            async with grpc.aio.insecure_channel(target) as channel:
+                call = channel.stream_stream("/test.Svc/Bidi")()
+                await call.write(b"x")
+                with pytest.raises(grpc.aio.AioRpcError) as info:
+                    await call.read()
+                assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+            await _until(lambda: _closes(sink))
+            assert _closes(sink)[0].cause == model.CloseCause.UPSTREAM_UNAVAILABLE
+            await server.start()  # the control plane comes up: the next stream works
+            async with grpc.aio.insecure_channel(target) as channel:
+                assert (
+                    await channel.unary_unary("/test.Svc/Unary")(b"again", wait_for_ready=True)
+                    == b"unary:again"
+                )
+
+    asyncio.run(scenario())
+
+
+def test_envoy_going_away_cancels_the_upstream_call() -> None:
+    async def scenario() -> None:
+        async with running() as (upstream, sink, target, _):
+            channel = grpc.aio.insecure_channel(target)
+            call = channel.stream_stream("/test.Svc/Hang")()
+            await call.write(b"x")
+            await _until(lambda: any(isinstance(e, model.MessageSeen) for e in sink.events))
+            await channel.close()  # the downstream connection disappears
+            await asyncio.wait_for(upstream.cancelled.wait(), 10)
+            await _until(lambda: _closes(sink))
+            assert _closes(sink)[0].cause == model.CloseCause.DOWNSTREAM
+
+    asyncio.run(scenario())
+
+
+def test_a_100_mb_message_passes_both_ways_byte_exact() -> None:
+    async def scenario() -> None:
+        async with running() as (_, sink, target, _):
+            async with grpc.aio.insecure_channel(target, options=BIG) as channel:
+                payload = os.urandom(1 << 20) * 100  # 100 MiB
+                call = channel.stream_stream("/test.Svc/Bidi")()
+                await call.write(payload)
+                reply = await call.read()
+                await call.done_writing()
+                assert hashlib.sha256(reply).digest() == hashlib.sha256(payload[::-1]).digest()
+            assert _messages(sink, model.Direction.REQUEST)[0] == payload
+
+    asyncio.run(scenario())
+
+
+def test_message_over_the_configured_limit_fails_cleanly() -> None:
+    async def scenario() -> None:
+        upstream = Upstream()
+        server = grpc.aio.server(options=BIG)
+        server.add_generic_rpc_handlers((upstream.handlers(),))
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        sink = ListSink()
+        proxy = grpc_proxy.GrpcProxy(
+            grpc_proxy.ProxyOptions(upstream=addresses.parse(f"127.0.0.1:{port}"), max_message_bytes=1000),
+            sink,
+            sink_mod.Stamper(),
+        )
+        target = (await proxy.start([addresses.parse("127.0.0.1:0")]))[0]
+        async with grpc.aio.insecure_channel(target, options=BIG) as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await channel.unary_unary("/test.Svc/Unary")(b"x" * 5000)
+            assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert await channel.unary_unary("/test.Svc/Unary")(b"small") == b"unary:small"
+        await proxy.stop(0.1)
+        await server.stop(0)
+
+    asyncio.run(scenario())
+
+
+def test_unix_socket_listener_and_upstream(tmp_path: Any) -> None:
+    async def scenario() -> None:
+        up = f"unix:{tmp_path}/cp.sock"
+        down = f"unix:{tmp_path}/xds.sock"
+        async with running(upstream_listen=up, proxy_listen=down) as (_, _sink, target, _):
+            assert target == down
+            async with grpc.aio.insecure_channel(target) as channel:
+                assert await channel.unary_unary("/test.Svc/Unary")(b"uds") == b"unary:uds"
+
+    asyncio.run(scenario())
+
+
+def test_each_downstream_connection_gets_its_own_connection_id() -> None:
+    async def scenario() -> None:
+        async with running() as (_, sink, target, _):
+            for _ in range(2):
+                async with grpc.aio.insecure_channel(target) as channel:
+                    await channel.unary_unary("/test.Svc/Unary")(b"x")
+                    await channel.unary_unary("/test.Svc/Unary")(b"y")
+            opened = [e for e in sink.events if isinstance(e, model.StreamOpened)]
+            assert [e.stream for e in opened] == [1, 2, 3, 4]
+            assert (
+                opened[0].connection == opened[1].connection != opened[2].connection == opened[3].connection
+            )
+
+    asyncio.run(scenario())

@@ -1,0 +1,1 @@
+"""Factories and helpers for tests: nothing in xdsspy imports this package."""

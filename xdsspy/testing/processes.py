@@ -1,0 +1,58 @@
+"""Start and stop helper processes for tests: free ports, waits with clear failures, PID-only kills."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes] | None = None, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(
+                f"process {proc.args!r} exited with {proc.returncode} before port {port} opened"
+            )
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"port {port} did not open within {timeout}s")
+
+
+def xdsspy_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "xdsspy", *args]
+
+
+def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+    """Signal proc (by its PID only) and wait; kill it if it does not end in time."""
+    if proc.poll() is None:
+        os.kill(proc.pid, sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode
+
+
+@contextlib.contextmanager
+def started(cmd: list[str], port: int | None = None, **popen: object) -> Iterator[subprocess.Popen[bytes]]:
+    proc: subprocess.Popen[bytes] = subprocess.Popen(cmd, **popen)  # type: ignore[call-overload]
+    try:
+        if port is not None:
+            wait_for_port(port, proc)
+        yield proc
+    finally:
+        stop(proc)

@@ -1,0 +1,94 @@
+"""Raw-bytes gRPC peers on loopback for benchmarks and process-level tests.
+
+The server answers /bench.Bench/Push (request b"COUNT,SIZE": it streams
+COUNT messages of SIZE bytes back, as a control plane pushes) and any other
+method by echoing each request (round-trip latency). Payloads are xDS-like
+text so that compression costs what it would on real pushes.
+Run as `python -m xdsspy.testing.raw_peers PORT`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+
+import grpc
+import grpc.aio
+
+OPTIONS = [("grpc.max_receive_message_length", 1 << 30), ("grpc.max_send_message_length", 1 << 30)]
+
+
+_TEXT = b"".join(
+    b'{"name":"outbound|%d||svc-%d.ns-%d.svc.cluster.local","type":"EDS","connect_timeout":"10s",'
+    b'"circuit_breakers":{"max_connections":%d},"metadata":{"istio":{"revision":"1-2%d"}}}\n'
+    % (9000 + i % 97, i, i % 13, 1024 + i % 7, i % 5)
+    for i in range(4000)
+)
+
+
+def payload(size: int, index: int = 0) -> bytes:
+    """size bytes of xDS-like text (compresses roughly as real pushes do), varying with index."""
+    start = (index * 7919) % (len(_TEXT) // 2)
+    chunk = _TEXT[start:] + _TEXT[:start]
+    reps = size // len(chunk) + 1
+    return (chunk * reps)[:size]
+
+
+async def serve(port: int) -> None:
+    async def push(request_iterator, context):  # type: ignore[no-untyped-def]
+        async for request in request_iterator:
+            count, size = (int(x) for x in request.split(b","))
+            for i in range(count):
+                await context.write(payload(size, i))
+            return
+
+    async def echo(request_iterator, context):  # type: ignore[no-untyped-def]
+        async for request in request_iterator:
+            await context.write(request)
+
+    class Handler(grpc.GenericRpcHandler):
+        def service(self, details):  # type: ignore[no-untyped-def]
+            behaviour = push if details.method.endswith("/Push") else echo
+            return grpc.stream_stream_rpc_method_handler(behaviour)
+
+    server = grpc.aio.server(options=OPTIONS)
+    server.add_generic_rpc_handlers((Handler(),))
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    print("ready", flush=True)
+    await server.wait_for_termination()
+
+
+async def throughput(target: str, count: int, size: int) -> float:
+    """Bytes per second received from a push of count messages of size bytes."""
+    async with grpc.aio.insecure_channel(target, options=OPTIONS) as channel:
+        call = channel.stream_stream("/bench.Bench/Push")()
+        start = time.perf_counter()
+        await call.write(f"{count},{size}".encode())
+        await call.done_writing()
+        received = 0
+        async for message in call:
+            received += len(message)
+        elapsed = time.perf_counter() - start
+        assert received == count * size, (received, count * size)
+        return received / elapsed
+
+
+async def round_trips(target: str, count: int, size: int) -> list[float]:
+    """Seconds per request/response round trip on one stream."""
+    async with grpc.aio.insecure_channel(target, options=OPTIONS) as channel:
+        call = channel.stream_stream("/bench.Bench/Echo")()
+        message = payload(size)
+        samples = []
+        for _ in range(count):
+            start = time.perf_counter()
+            await call.write(message)
+            await call.read()
+            samples.append(time.perf_counter() - start)
+        await call.done_writing()
+        return samples
+
+
+if __name__ == "__main__":
+    asyncio.run(serve(int(sys.argv[1])))
