@@ -68,12 +68,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--latency-samples", type=int, default=2000)
+    parser.add_argument("--sizes", default=",".join(SIZES), help="subset of " + ",".join(SIZES))
+    parser.add_argument("--xdsspy-arg", action="append", default=[], help="extra argument for xdsspy record")
     args = parser.parse_args()
+    for label in list(SIZES):
+        if label not in args.sizes.split(","):
+            del SIZES[label]
 
     upstream_port, plain_port, recording_port = free_port(), free_port(), free_port()
     tmp = tempfile.mkdtemp(prefix="xdsspy-bench-")
     record_path = os.path.join(tmp, "bench.xdsspy")
-    xdsspy = [sys.executable, "-m", "xdsspy", "record", "--upstream", f"127.0.0.1:{upstream_port}"]
+    xdsspy = [
+        sys.executable,
+        "-m",
+        "xdsspy",
+        "record",
+        "--upstream",
+        f"127.0.0.1:{upstream_port}",
+        *args.xdsspy_arg,
+    ]
     with (
         process([sys.executable, "-m", "xdsspy.testing.raw_peers", str(upstream_port)], upstream_port),
         process([*xdsspy, "--listen", f"127.0.0.1:{plain_port}"], plain_port),

@@ -56,6 +56,12 @@ def _add_capture_arguments(p: argparse.ArgumentParser) -> None:
         "--compression-level", type=int, default=3, help="zstd level of recording blocks (default 3)"
     )
     p.add_argument(
+        "--recorder",
+        choices=["process", "thread"],
+        default="process",
+        help="write the recording from a process of its own (default) or a thread of the capture process",
+    )
+    p.add_argument(
         "--max-buffer-bytes",
         type=_size,
         default=1 << 30,
@@ -125,6 +131,7 @@ def _record(args: argparse.Namespace) -> int:
             max_message_bytes=args.max_message_bytes,
             compression_level=args.compression_level,
             max_buffer_bytes=args.max_buffer_bytes,
+            recorder=args.recorder,
         )
     )
 
@@ -140,6 +147,8 @@ def _capture_command(args: argparse.Namespace, record: str) -> list[str]:
         str(args.compression_level),
         "--max-buffer-bytes",
         str(args.max_buffer_bytes),
+        "--recorder",
+        args.recorder,
     ]
     return command
 

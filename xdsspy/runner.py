@@ -1,8 +1,9 @@
-"""The capture process: the forwarding loop plus the recorder thread, and nothing else.
+"""The capture process: the forwarding loop, handing records to the recorder process, nothing else.
 
-This process never decodes, prints per message or draws a UI: front ends run
-in another process and follow the recording as it grows, so no amount of
-work there can take the GIL away from forwarding.
+This process never decodes, compresses, writes files, prints per message or
+draws a UI: the recorder and the front ends run in processes of their own
+(front ends follow the recording as it grows), so no amount of work there can
+take the GIL away from forwarding.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from xdsspy import model
 from xdsspy.addresses import Address
 from xdsspy.capture import grpc_proxy
 from xdsspy.capture import sink as sink_mod
+from xdsspy.record import process as recorder_mod
 from xdsspy.record import writer as writer_mod
 
 
@@ -28,6 +30,7 @@ class CaptureOptions:
     max_message_bytes: int = grpc_proxy.DEFAULT_MAX_MESSAGE_BYTES
     compression_level: int = 3
     max_buffer_bytes: int = 1 << 30
+    recorder: str = "process"  # or "thread": see docs/performance.md
 
 
 def _say(text: str) -> None:
@@ -37,15 +40,23 @@ def _say(text: str) -> None:
 async def run_capture(options: CaptureOptions) -> int:
     """Forward (and record) until SIGINT or SIGTERM; returns the process exit code."""
     stamper = sink_mod.Stamper()
-    writer = None
+    recorder = None
     sink: sink_mod.Sink = sink_mod.NullSink()
-    if options.record:
-        writer = writer_mod.RecordingWriter(
+    thread_writer = None
+    if options.record and options.recorder == "thread":
+        thread_writer = writer_mod.RecordingWriter(
             options.record,
             compression_level=options.compression_level,
             max_pending_bytes=options.max_buffer_bytes,
         )
-        sink = writer
+        sink = thread_writer
+    elif options.record:
+        recorder = await recorder_mod.RecorderProcess.start(
+            options.record,
+            compression_level=options.compression_level,
+            max_pending_bytes=options.max_buffer_bytes,
+        )
+        sink = recorder
     proxy = grpc_proxy.GrpcProxy(
         grpc_proxy.ProxyOptions(upstream=options.upstream, max_message_bytes=options.max_message_bytes),
         sink,
@@ -55,8 +66,10 @@ async def run_capture(options: CaptureOptions) -> int:
         bound = await proxy.start(options.listen)
     except Exception as e:
         _say(f"cannot listen on {', '.join(map(str, options.listen))}: {e}")
-        if writer is not None:
-            writer.close()
+        if recorder is not None:
+            await recorder.close()
+        if thread_writer is not None:
+            thread_writer.close()
         return 2
     sink.publish(
         model.CaptureStarted(
@@ -81,15 +94,12 @@ async def run_capture(options: CaptureOptions) -> int:
     _say("stopping")
     await proxy.stop(grace=1.0)
     sink.publish(model.CaptureStopped(**stamper.stamp(), records_written=0, records_lost=0, reason="signal"))
-    if writer is not None:
-        stats = writer.close()
-        lost = f", {stats.records_lost} LOST" if stats.records_lost else ""
-        _say(
-            f"recorded {stats.records_written} records ({stats.bytes_on_disk} bytes){lost}"
-            f" in {options.record}"
-        )
-        if stats.records_lost:
-            return 3
+    if recorder is not None:
+        return await recorder.close()  # the recorder prints what it wrote and what was lost
+    if thread_writer is not None:
+        stats = await loop.run_in_executor(None, thread_writer.close)
+        _say(stats.summary(thread_writer.path))
+        return 3 if stats.records_lost else 0
     return 0
 
 

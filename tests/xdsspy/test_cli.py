@@ -27,7 +27,15 @@ def upstream() -> object:
         yield port
 
 
-def test_kill_9_mid_push_keeps_every_completed_record(upstream: int, tmp_path: pathlib.Path) -> None:
+@pytest.mark.parametrize("victims", ["capture", "capture-and-recorder"])
+def test_kill_9_mid_push_keeps_every_completed_record(
+    upstream: int, tmp_path: pathlib.Path, victims: str
+) -> None:
+    """kill -9 of xdsspy mid-push: every completed record reads back, a torn tail is named, no traceback.
+
+    Killing only the capture process leaves the recorder process to finish the
+    file; killing both (the whole process group we started) can tear the last block.
+    """
     listen = processes.free_port()
     path = tmp_path / "crash.xdsspy"
     capture = subprocess.Popen(
@@ -41,7 +49,15 @@ def test_kill_9_mid_push_keeps_every_completed_record(upstream: int, tmp_path: p
             str(path),
         ),
         stderr=subprocess.PIPE,
+        start_new_session=True,
     )
+
+    def kill() -> None:
+        if victims == "capture":
+            os.kill(capture.pid, signal.SIGKILL)
+        else:
+            os.killpg(capture.pid, signal.SIGKILL)  # our own new session: capture + recorder
+
     try:
         processes.wait_for_port(listen, capture)
 
@@ -55,7 +71,7 @@ def test_kill_9_mid_push_keeps_every_completed_record(upstream: int, tmp_path: p
                     async for _ in call:
                         received += 1
                         if received == 200:
-                            os.kill(capture.pid, signal.SIGKILL)
+                            kill()
             except Exception:
                 pass
             return received
@@ -64,6 +80,8 @@ def test_kill_9_mid_push_keeps_every_completed_record(upstream: int, tmp_path: p
         assert received >= 200
     finally:
         processes.stop(capture, signal.SIGKILL)
+    if victims == "capture":
+        _wait_for_recorder_to_finish(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     with reader.RecordingReader(path) as r:
         events = list(r.events())
@@ -84,6 +102,17 @@ def test_kill_9_mid_push_keeps_every_completed_record(upstream: int, tmp_path: p
     assert len(done.stdout.splitlines()) == len(events)
     for problem in problems:
         assert f"byte {problem.offset}" in done.stderr
+
+
+def _wait_for_recorder_to_finish(path: pathlib.Path) -> None:
+    """The orphaned recorder drains its socket and closes the file; wait until the size settles."""
+    last = -1
+    for _ in range(100):
+        size = path.stat().st_size
+        if size == last:
+            return
+        last = size
+        time.sleep(0.2)
 
 
 def raw_peers_channel(port: int):  # type: ignore[no-untyped-def]

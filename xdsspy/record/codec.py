@@ -206,3 +206,9 @@ def decode(record: pb.Record) -> model.Event:
             **common, records_written=s2.records_written, records_lost=s2.records_lost, reason=s2.reason
         )
     raise UnknownRecordError(f"record seq {record.seq} holds an event this xdsspy does not know")
+
+
+def decode_delimited(data: bytes) -> model.Event:
+    """Decode one varint-length-delimited Record, as encode() produces it."""
+    length, start = fmt.decode_varint(data, 0)
+    return decode(pb.Record.FromString(data[start : start + length]))

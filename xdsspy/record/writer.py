@@ -28,7 +28,7 @@ from xdsspy._gen.xdsspy.recording.v1 import recording_pb2 as pb
 from xdsspy.record import codec
 from xdsspy.record import format as fmt
 
-_COALESCE_BELOW = 256 * 1024
+_COALESCE_BELOW = 64 * 1024
 """Chunks smaller than this are joined before compression; larger ones go in one call each."""
 
 RETRY_INTERVAL_S = 1.0
@@ -42,14 +42,30 @@ class _Loss:
     bytes: int = 0
     reasons: list[str] = dataclasses.field(default_factory=list)
 
-    def add(self, event: model.Event, size: int, reason: str) -> None:
-        if event.seq:
-            self.first_seq = event.seq if not self.first_seq else min(self.first_seq, event.seq)
-            self.last_seq = max(self.last_seq, event.seq)
+    def add(self, seq: int, size: int, reason: str) -> None:
+        if seq:
+            self.first_seq = seq if not self.first_seq else min(self.first_seq, seq)
+            self.last_seq = max(self.last_seq, seq)
         self.records += 1
         self.bytes += size
         if reason not in self.reasons:
             self.reasons.append(reason)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Encoded:
+    """A record already encoded by codec.encode (by the capture process, for the recorder process)."""
+
+    seq: int
+    chunks: list[codec.Chunk]
+    stop: bool = False  # a CaptureStopped record: its counts are filled in when written
+
+    @property
+    def size(self) -> int:
+        return sum(len(c) for c in self.chunks)
+
+
+Item = model.Event | Encoded
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -60,6 +76,10 @@ class WriterStats:
     blocks_written: int
     bytes_on_disk: int
     failing: bool
+
+    def summary(self, path: str) -> str:
+        lost = f", {self.records_lost} LOST" if self.records_lost else ""
+        return f"recorded {self.records_written} records ({self.bytes_on_disk} bytes){lost} in {path}"
 
 
 def _event_size(event: model.Event) -> int:
@@ -93,7 +113,7 @@ class RecordingWriter:
         self._max_pending_bytes = max_pending_bytes
         self._on_problem = on_problem
         self._clock = clock or (lambda: (time.time_ns(), time.monotonic_ns()))
-        self._queue: collections.deque[tuple[model.Event, int]] = collections.deque()
+        self._queue: collections.deque[tuple[Item, int]] = collections.deque()
         self._lock = threading.Lock()
         self._wakeup = threading.Event()
         self._pending_bytes = 0
@@ -125,17 +145,23 @@ class RecordingWriter:
 
     def publish(self, event: model.Event) -> None:
         """Queue event for writing. Never blocks and never raises; drops and counts when full."""
-        size = _event_size(event)
+        self._enqueue(event, _event_size(event))
+
+    def publish_encoded(self, item: Encoded) -> None:
+        """Queue a record that was encoded elsewhere; same guarantees as publish()."""
+        self._enqueue(item, item.size)
+
+    def _enqueue(self, item: Item, size: int) -> None:
         with self._lock:
             if self._closing:
                 return
             if self._pending_bytes + size > self._max_pending_bytes:
-                self._loss.add(event, size, "recorder buffer full (disk too slow)")
+                self._loss.add(item.seq, size, "recorder buffer full (disk too slow)")
                 self._records_lost_total += 1
                 self._bytes_lost_total += size
                 return
             self._pending_bytes += size
-            self._queue.append((event, size))
+            self._queue.append((item, size))
         if not self._wakeup.is_set():
             self._wakeup.set()
 
@@ -198,35 +224,43 @@ class RecordingWriter:
             os.close(self._fd)
 
     def _write_batch(self) -> None:
-        events: list[tuple[model.Event, int]] = []
+        items: list[tuple[Item, int]] = []
         size = 0
         while self._queue and size < self._max_block_bytes:
-            event, event_size = self._queue.popleft()
-            events.append((event, event_size))
-            size += event_size
+            item, item_size = self._queue.popleft()
+            items.append((item, item_size))
+            size += item_size
         with self._lock:
             self._pending_bytes -= size
         if self._failing and not self._closing and time.monotonic() < self._next_retry:
             # Do not spend CPU compressing for a disk that just failed; retry after a pause.
-            for event, event_size in events:
-                self._lose(event, event_size, self._failure_reason)
+            for item, item_size in items:
+                self._lose(item.seq, item_size, self._failure_reason)
             return
         chunks: list[codec.Chunk] = []
-        written: list[tuple[model.Event, int]] = []
-        for event, event_size in events:
-            if isinstance(event, model.CaptureStopped):
-                event = dataclasses.replace(
-                    event,
-                    records_written=self._records_written + len(written) + 1,
-                    records_lost=self._records_lost_total,
-                )
+        written: list[tuple[Item, int]] = []
+        for item, item_size in items:
             try:
-                chunks.extend(codec.encode(event))
-            except Exception as e:  # a bug in encoding must cost one event, not the recording
-                self._lose(event, event_size, f"could not encode: {e!r}")
+                chunks.extend(self._encode(item, written_before=len(written)))
+            except Exception as e:  # a bug in encoding must cost one record, not the recording
+                self._lose(item.seq, item_size, f"could not encode: {e!r}")
                 continue
-            written.append((event, event_size))
+            written.append((item, item_size))
         self._write_block(chunks, written)
+
+    def _encode(self, item: Item, written_before: int) -> list[codec.Chunk]:
+        if isinstance(item, Encoded) and item.stop:
+            stop = codec.decode_delimited(b"".join(item.chunks))
+            item = stop
+        if isinstance(item, model.CaptureStopped):
+            item = dataclasses.replace(
+                item,
+                records_written=self._records_written + written_before + 1,
+                records_lost=self._records_lost_total,
+            )
+        if isinstance(item, Encoded):
+            return item.chunks
+        return codec.encode(item)
 
     _failure_reason = "write failed"
 
@@ -245,7 +279,7 @@ class RecordingWriter:
         )
         return codec.encode(gap)
 
-    def _write_block(self, chunks: list[codec.Chunk], events: list[tuple[model.Event, int]]) -> None:
+    def _write_block(self, chunks: list[codec.Chunk], events: list[tuple[Item, int]]) -> None:
         reporting_gap = bool(self._loss.records)
         if reporting_gap:
             # The gap goes first so that it sits right where the missing records would have been.
@@ -270,8 +304,8 @@ class RecordingWriter:
                 )
             self._failing = True
             self._next_retry = time.monotonic() + RETRY_INTERVAL_S
-            for event, size in events:
-                self._lose(event, size, self._failure_reason)
+            for item, size in events:
+                self._lose(item.seq, size, self._failure_reason)
             return
         if self._failing:
             self._on_problem(f"writing to {self.path} works again; recording resumed")
@@ -301,9 +335,9 @@ class RecordingWriter:
         out.append(cobj.flush())
         return b"".join(out)
 
-    def _lose(self, event: model.Event, size: int, reason: str) -> None:
+    def _lose(self, seq: int, size: int, reason: str) -> None:
         with self._lock:
-            self._loss.add(event, size, reason)
+            self._loss.add(seq, size, reason)
             self._records_lost_total += 1
             self._bytes_lost_total += size
 

@@ -10,6 +10,7 @@ Run as `python -m xdsspy.testing.raw_peers PORT`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 import time
 
@@ -27,9 +28,21 @@ _TEXT = b"".join(
 )
 
 
+VARIANTS = 8
+
+
 def payload(size: int, index: int = 0) -> bytes:
-    """size bytes of xDS-like text (compresses roughly as real pushes do), varying with index."""
-    start = (index * 7919) % (len(_TEXT) // 2)
+    """size bytes of xDS-like text (compresses roughly as real pushes do); one of VARIANTS per size.
+
+    Cached, so that producing a message costs the server nothing and the
+    benchmark measures forwarding, not payload generation.
+    """
+    return _variant(size, index % VARIANTS)
+
+
+@functools.lru_cache(maxsize=64)
+def _variant(size: int, variant: int) -> bytes:
+    start = (variant * 7919) % (len(_TEXT) // 2)
     chunk = _TEXT[start:] + _TEXT[:start]
     reps = size // len(chunk) + 1
     return (chunk * reps)[:size]
