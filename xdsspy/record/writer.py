@@ -28,8 +28,11 @@ from xdsspy._gen.xdsspy.recording.v1 import recording_pb2 as pb
 from xdsspy.record import codec
 from xdsspy.record import format as fmt
 
-_COALESCE_BELOW = 64 * 1024
-"""Chunks smaller than this are joined before compression; larger ones go in one call each."""
+_COALESCE_BELOW = 1 << 20
+"""Chunks smaller than this are joined before compression; larger ones go in one call each.
+
+Each GIL-releasing call costs a GIL hand-back that waits on the busy
+forwarding thread, so a few large calls beat many small ones by far."""
 
 RETRY_INTERVAL_S = 1.0
 
