@@ -1,0 +1,438 @@
+"""Protocol verdicts: reads decoded xDS messages the way an xDS expert would, one stream at a time.
+
+A pure fold (no I/O, no clocks): feed every message of a stream in order to
+`StreamProtocol.observe` and get a `Verdict` per message saying what it was
+(initial request, ACK, NACK, stale nonce, subscription change, push, TTL
+heartbeat...) and which rule decided it, so a reader can check the reasoning.
+The rules follow the xDS protocol documentation (XDS-NOTES 1.3): NACK is
+`error_detail` first, and the version/nonce comparison only as a fallback for
+clients that omit it; nonces are per stream; LDS and CDS responses carry the
+full state, so a resource missing from one is deleted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+from collections.abc import Mapping
+from typing import TypedDict
+
+from xdsspy.decode import envelope
+
+FULL_STATE_TYPES = frozenset(
+    "type.googleapis.com/" + t
+    for t in (
+        "envoy.config.listener.v3.Listener",
+        "envoy.config.cluster.v3.Cluster",
+        "envoy.api.v2.Listener",
+        "envoy.api.v2.Cluster",
+    )
+)
+"""SotW types whose responses hold the whole set: absence means deletion (XDS-NOTES 1.3)."""
+
+
+class VerdictKind(enum.StrEnum):
+    INITIAL = "initial"  # first request for a type on this stream
+    RECONNECT = "reconnect"  # first request, but carrying what Envoy already holds
+    ACK = "ack"
+    NACK = "nack"
+    STALE = "stale"  # echoes a nonce older than the newest response: servers ignore it
+    SUBSCRIPTION = "subscription_change"
+    UNKNOWN_NONCE = "unknown_nonce"  # echoes a nonce this stream never carried
+    PUSH = "push"
+    HEARTBEAT = "heartbeat"  # TTL refresh: no resource changed
+    OTHER = "other"  # not an xDS discovery message (LRS, CSDS, HDS, unknown methods)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Verdict:
+    """What one message was, and why xdsspy thinks so (`rule`)."""
+
+    kind: VerdictKind
+    rule: str
+    type_url: str = ""
+    answers_seq: int | None = None  # request: the response it ACKs or NACKs
+    latency_ms: float | None = None  # request: from that response to this answer
+    error: str = ""  # NACK: the error_detail message
+    nacked_names: tuple[str, ...] = ()  # NACK: resources the error names
+    rejected_names: tuple[str, ...] = ()  # NACK: every resource of the rejected response
+    subscribed: tuple[str, ...] = ()
+    unsubscribed: tuple[str, ...] = ()
+    wildcard: str = ""  # "explicit" ("*"), "legacy" (empty, never subscribed), or ""
+    added: tuple[str, ...] = ()  # response: names new to this stream
+    updated: tuple[str, ...] = ()  # response: names whose bytes changed
+    removed: tuple[str, ...] = ()  # response: delta removals, or absent from a full-state response
+    unchanged: int = 0  # response: resources resent byte-identical
+    heartbeats: tuple[str, ...] = ()  # response: TTL refreshes without a body
+
+    @property
+    def is_nack(self) -> bool:
+        return self.kind == VerdictKind.NACK
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"verdict": str(self.kind), "rule": self.rule}
+        for key in (
+            "answers_seq",
+            "latency_ms",
+            "error",
+            "nacked_names",
+            "rejected_names",
+            "subscribed",
+            "unsubscribed",
+            "wildcard",
+            "added",
+            "updated",
+            "removed",
+            "heartbeats",
+        ):
+            value = getattr(self, key)
+            if value or (key in ("answers_seq", "latency_ms") and value is not None):
+                out[key] = list(value) if isinstance(value, tuple) else value
+        if self.unchanged:
+            out["unchanged"] = self.unchanged
+        return out
+
+
+class _Changes(TypedDict):
+    subscribed: tuple[str, ...]
+    unsubscribed: tuple[str, ...]
+    wildcard: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SentResponse:
+    """A response as the stream's client will judge it."""
+
+    seq: int
+    monotonic_ns: int
+    nonce: str
+    version: str
+    names: tuple[str, ...]
+    digests: Mapping[str, str]
+    order: int  # position among this stream's responses of the type
+    answered_by: int | None = None
+
+
+@dataclasses.dataclass(slots=True)
+class _TypeState:
+    responses: dict[str, SentResponse] = dataclasses.field(default_factory=dict)
+    newest_nonce: str = ""
+    count: int = 0  # responses sent
+    requests: int = 0
+    names: frozenset[str] | None = None  # last requested names (SotW) / subscriptions (delta)
+    ever_subscribed: bool = False
+    held: dict[str, str] = dataclasses.field(default_factory=dict)  # name -> digest the server has sent
+
+
+_NAME_CHARS = r"[\w.|:/-]"
+
+
+def _mentions(text: str, name: str) -> bool:
+    """Whether text names this resource as a whole word (Istio names hold dots, pipes and colons)."""
+    # A trailing "." or ":" ends a sentence or a "name: error" pair unless a name character follows.
+    return re.search(rf"(?<!{_NAME_CHARS}){re.escape(name)}(?![\w|/-]|[.:][^\s])", text) is not None
+
+
+def type_url_of(decoded: envelope.Envelope) -> str:
+    return decoded.type_url or decoded.method.implied_type_url
+
+
+class StreamProtocol:
+    """Verdicts for the messages of one stream; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._types: dict[str, _TypeState] = {}
+        self._by_nonce: dict[str, tuple[str, SentResponse]] = {}
+
+    def response_for(self, nonce: str) -> SentResponse | None:
+        found = self._by_nonce.get(nonce)
+        return found[1] if found else None
+
+    def observe(self, seq: int, monotonic_ns: int, decoded: envelope.Envelope) -> Verdict:
+        kind = decoded.kind
+        if kind == envelope.Kind.SOTW_REQUEST:
+            return self._sotw_request(decoded, seq, monotonic_ns)
+        if kind == envelope.Kind.DELTA_REQUEST:
+            return self._delta_request(decoded, seq, monotonic_ns)
+        if kind in (envelope.Kind.SOTW_RESPONSE, envelope.Kind.DELTA_RESPONSE):
+            return self._response(seq, monotonic_ns, decoded)
+        return Verdict(VerdictKind.OTHER, f"{decoded.method.service or 'unknown'} message, not xDS discovery")
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def _answer(self, decoded: envelope.Envelope, state: _TypeState) -> tuple[SentResponse | None, str]:
+        """The response this request's nonce refers to, and "" or why the nonce is not current."""
+        found = self._by_nonce.get(decoded.response_nonce)
+        if found is None:
+            return None, "unknown"
+        response = found[1]
+        if decoded.response_nonce != state.newest_nonce:
+            return response, "stale"
+        return response, ""
+
+    def _pair(self, response: SentResponse, seq: int, request_mono: int, type_url: str) -> tuple[int, float]:
+        """Remember that request seq answered response; returns (response seq, latency in ms)."""
+        latency = (request_mono - response.monotonic_ns) / 1e6
+        if response.answered_by is None:
+            paired = dataclasses.replace(response, answered_by=seq)
+            self._by_nonce[response.nonce] = (type_url, paired)
+            self._types[type_url].responses[response.nonce] = paired
+        return response.seq, round(latency, 3)
+
+    def _nack(
+        self,
+        decoded: envelope.Envelope,
+        response: SentResponse | None,
+        type_url: str,
+        seq: int,
+        monotonic_ns: int,
+        rule: str,
+    ) -> Verdict:
+        error = decoded.error_detail.message if decoded.error_detail else ""
+        answers, latency = (None, None)
+        rejected: tuple[str, ...] = ()
+        named: tuple[str, ...] = ()
+        if response is not None:
+            answers, latency = self._pair(response, seq, monotonic_ns, type_url)
+            rejected = response.names
+            named = tuple(n for n in response.names if n and _mentions(error, n))
+        return Verdict(
+            VerdictKind.NACK,
+            rule,
+            type_url,
+            answers_seq=answers,
+            latency_ms=latency,
+            error=error,
+            nacked_names=named,
+            rejected_names=rejected,
+        )
+
+    def _sotw_request(self, decoded: envelope.Envelope, seq: int, monotonic_ns: int) -> Verdict:
+        type_url = type_url_of(decoded)
+        state = self._types.setdefault(type_url, _TypeState())
+        names = frozenset(decoded.resource_names)
+        previous = state.names
+        subscribed = tuple(sorted(names - (previous or frozenset())))
+        unsubscribed = tuple(sorted((previous or frozenset()) - names))
+        wildcard = ""
+        if "*" in names:
+            wildcard = "explicit"
+        elif not names and not state.ever_subscribed:
+            wildcard = "legacy"
+        if names - {"*"}:
+            state.ever_subscribed = True
+        state.names = names
+        changes = _Changes(subscribed=subscribed, unsubscribed=unsubscribed, wildcard=wildcard)
+        if not decoded.response_nonce:
+            if decoded.version_info:
+                return Verdict(
+                    VerdictKind.RECONNECT,
+                    "no response_nonce but a version_info: a new stream of an Envoy that already "
+                    "holds this type",
+                    type_url,
+                    **changes,
+                )
+            rule = "no response_nonce: first request for this type on the stream"
+            if wildcard == "legacy":
+                rule += " (empty resource_names: legacy wildcard)"
+            return Verdict(VerdictKind.INITIAL, rule, type_url, **changes)
+        response, staleness = self._answer(decoded, state)
+        if decoded.error_detail is not None:
+            rule = "error_detail present"
+            if staleness == "stale":
+                rule += " (its nonce is not the newest)"
+            return dataclasses.replace(
+                self._nack(decoded, response, type_url, seq, monotonic_ns, rule), **changes
+            )
+        if response is None:
+            return Verdict(
+                VerdictKind.UNKNOWN_NONCE,
+                f"response_nonce {decoded.response_nonce!r} was never sent on this stream "
+                "(the recording may have started mid-stream)",
+                type_url,
+                **changes,
+            )
+        if staleness == "stale":
+            answers, latency = self._pair(response, seq, monotonic_ns, type_url)
+            return Verdict(
+                VerdictKind.STALE,
+                f"nonce {decoded.response_nonce!r} is older than the newest response's "
+                f"{state.newest_nonce!r}: servers ignore it",
+                type_url,
+                answers_seq=answers,
+                latency_ms=latency,
+                **changes,
+            )
+        first_answer = response.answered_by is None
+        if not first_answer and (subscribed or unsubscribed):
+            return Verdict(
+                VerdictKind.SUBSCRIPTION,
+                "current nonce already answered; resource_names changed",
+                type_url,
+                **changes,
+            )
+        if decoded.version_info == response.version:
+            answers, latency = self._pair(response, seq, monotonic_ns, type_url)
+            return Verdict(
+                VerdictKind.ACK,
+                "nonce of the newest response echoed with its version_info, no error_detail",
+                type_url,
+                answers_seq=answers,
+                latency_ms=latency,
+                **changes,
+            )
+        if subscribed or unsubscribed:
+            return Verdict(
+                VerdictKind.SUBSCRIPTION,
+                "resource_names changed (version_info differs from the response, so no ACK is implied)",
+                type_url,
+                **changes,
+            )
+        rule = (
+            f"no error_detail, but version_info {decoded.version_info!r} is not the version "
+            f"{response.version!r} sent with this nonce (fallback rule for clients that omit error_detail)"
+        )
+        return dataclasses.replace(
+            self._nack(decoded, response, type_url, seq, monotonic_ns, rule), **changes
+        )
+
+    def _delta_request(self, decoded: envelope.Envelope, seq: int, monotonic_ns: int) -> Verdict:
+        type_url = type_url_of(decoded)
+        state = self._types.setdefault(type_url, _TypeState())
+        subscribed = tuple(decoded.subscribe)
+        unsubscribed = tuple(decoded.unsubscribe)
+        wildcard = ""
+        if "*" in subscribed:
+            wildcard = "explicit"
+        elif not subscribed and not state.ever_subscribed and state.names is None:
+            wildcard = "legacy"
+        first_request = state.requests == 0
+        state.requests += 1
+        current = set(state.names or ())
+        current.update(subscribed)
+        current.difference_update(unsubscribed)
+        if set(subscribed) - {"*"}:
+            state.ever_subscribed = True
+        state.names = frozenset(current)
+        changes = _Changes(subscribed=subscribed, unsubscribed=unsubscribed, wildcard=wildcard)
+        if not decoded.response_nonce:
+            if decoded.initial_resource_versions:
+                return Verdict(
+                    VerdictKind.RECONNECT,
+                    f"no response_nonce, initial_resource_versions for "
+                    f"{len(decoded.initial_resource_versions)} resource(s): a reconnect of an Envoy "
+                    "that already holds them",
+                    type_url,
+                    **changes,
+                )
+            if first_request:
+                rule = "no response_nonce: first request for this type on the stream"
+                if wildcard == "legacy":
+                    rule += " (empty subscribe list: implicit wildcard)"
+                return Verdict(VerdictKind.INITIAL, rule, type_url, **changes)
+            return Verdict(
+                VerdictKind.SUBSCRIPTION,
+                "subscribe/unsubscribe without a nonce (delta allows it at any time)",
+                type_url,
+                **changes,
+            )
+        response, staleness = self._answer(decoded, state)
+        if decoded.error_detail is not None:
+            return dataclasses.replace(
+                self._nack(decoded, response, type_url, seq, monotonic_ns, "error_detail present"), **changes
+            )
+        if response is None:
+            return Verdict(
+                VerdictKind.UNKNOWN_NONCE,
+                f"response_nonce {decoded.response_nonce!r} was never sent on this stream",
+                type_url,
+                **changes,
+            )
+        if response.answered_by is not None and (subscribed or unsubscribed):
+            return Verdict(
+                VerdictKind.SUBSCRIPTION,
+                "nonce already answered; subscribe/unsubscribe changed (delta servers must honour it "
+                "even with a stale nonce)",
+                type_url,
+                **changes,
+            )
+        answers, latency = self._pair(response, seq, monotonic_ns, type_url)
+        if staleness == "stale":
+            return Verdict(
+                VerdictKind.STALE,
+                f"nonce {decoded.response_nonce!r} is older than the newest response's "
+                f"{state.newest_nonce!r}",
+                type_url,
+                answers_seq=answers,
+                latency_ms=latency,
+                **changes,
+            )
+        return Verdict(
+            VerdictKind.ACK,
+            "response_nonce echoed without error_detail",
+            type_url,
+            answers_seq=answers,
+            latency_ms=latency,
+            **changes,
+        )
+
+    # -- responses ----------------------------------------------------------------------------
+
+    def _response(self, seq: int, monotonic_ns: int, decoded: envelope.Envelope) -> Verdict:
+        type_url = type_url_of(decoded)
+        state = self._types.setdefault(type_url, _TypeState())
+        delta = decoded.kind == envelope.Kind.DELTA_RESPONSE
+        bodies = [e for e in decoded.resources if not e.heartbeat]
+        heartbeats = tuple(e.name for e in decoded.resources if e.heartbeat)
+        digests = {e.name: e.digest for e in bodies}
+        added = tuple(n for n in digests if n not in state.held)
+        updated = tuple(n for n, d in digests.items() if n in state.held and state.held[n] != d)
+        unchanged = sum(1 for n, d in digests.items() if state.held.get(n) == d)
+        removed: tuple[str, ...]
+        if delta:
+            removed = tuple(decoded.removed_resources)
+            rule = "delta response"
+        elif type_url in FULL_STATE_TYPES:
+            removed = tuple(n for n in state.held if n not in digests)
+            rule = "SotW full-state type: resources absent from the response are deleted"
+        else:
+            removed = ()
+            rule = "SotW response (this type is not full-state: absence deletes nothing)"
+        if delta or type_url not in FULL_STATE_TYPES:
+            state.held.update(digests)
+            for name in removed:
+                state.held.pop(name, None)
+        else:
+            state.held = dict(digests)
+        sent = SentResponse(
+            seq=seq,
+            monotonic_ns=monotonic_ns,
+            nonce=decoded.nonce,
+            version=decoded.version,
+            names=tuple(e.name for e in decoded.resources),
+            digests=digests,
+            order=state.count,
+        )
+        state.count += 1
+        if decoded.nonce:
+            state.responses[decoded.nonce] = sent
+            state.newest_nonce = decoded.nonce
+            self._by_nonce[decoded.nonce] = (type_url, sent)
+        if heartbeats and not bodies and not removed:
+            return Verdict(
+                VerdictKind.HEARTBEAT,
+                "every resource is a Resource wrapper without a body: a TTL refresh, not an update",
+                type_url,
+                heartbeats=heartbeats,
+            )
+        return Verdict(
+            VerdictKind.PUSH,
+            rule,
+            type_url,
+            added=added,
+            updated=updated,
+            removed=removed,
+            unchanged=unchanged,
+            heartbeats=heartbeats,
+        )

