@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
-import itertools
 from collections.abc import AsyncIterator
 from collections.abc import Sequence
 from typing import Any
@@ -30,6 +29,7 @@ DEFAULT_MAX_MESSAGE_BYTES = 1 << 30
 """1 GiB: Istio pushes for 10k+ clusters reach 100 MB and more."""
 
 CHANNEL_IDLE_CLOSE_S = 30.0
+_EOF_YIELDS = 3
 
 # Headers grpcio manages itself; passing them on would be rejected or duplicated.
 _NOT_FORWARDED = frozenset(
@@ -82,12 +82,17 @@ class _Connection:
 class GrpcProxy:
     """Forwards every gRPC call it receives to one upstream and publishes what passes."""
 
-    def __init__(self, options: ProxyOptions, sink: sink_mod.Sink, stamper: sink_mod.Stamper) -> None:
+    def __init__(
+        self,
+        options: ProxyOptions,
+        sink: sink_mod.Sink,
+        stamper: sink_mod.Stamper,
+        ids: sink_mod.Ids | None = None,
+    ) -> None:
         self._options = options
         self._sink = sink
         self._stamper = stamper
-        self._stream_ids = itertools.count(1)
-        self._connection_ids = itertools.count(1)
+        self._ids = ids or sink_mod.Ids()  # shared with the REST proxy when both run
         self._connections: dict[str, _Connection] = {}
         self._server: grpc.aio.Server | None = None
         self._shutting_down = False
@@ -131,7 +136,7 @@ class GrpcProxy:
             if user_agent:
                 options.append(("grpc.primary_user_agent", user_agent))
             channel = grpc.aio.insecure_channel(self._options.upstream.grpc_target(), options=options)
-            conn = _Connection(next(self._connection_ids), channel)
+            conn = _Connection(self._ids.new_connection(), channel)
             self._connections[peer] = conn
         if conn.close_timer is not None:
             conn.close_timer.cancel()
@@ -163,7 +168,7 @@ class GrpcProxy:
         metadata = tuple(context.invocation_metadata() or ())
         user_agent = next((str(v) for k, v in metadata if k == "user-agent"), None)
         conn = self._connection_for(peer, user_agent)
-        stream = next(self._stream_ids)
+        stream = self._ids.new_stream()
         publish = self._sink.publish
         ids: model.StreamIds = {"connection": conn.ident, "stream": stream}
         remaining = context.time_remaining()
@@ -181,8 +186,10 @@ class GrpcProxy:
         )
         forwarded = tuple((k, v) for k, v in metadata if k not in _NOT_FORWARDED and not k.startswith(":"))
         call = conn.channel.stream_stream(method)(metadata=forwarded, timeout=timeout)
+        handler = asyncio.current_task()
+        assert handler is not None
         pump = aio.spawn(
-            self._pump_requests(context, call, method, ids), name=f"stream {stream} envoy->upstream"
+            self._pump_requests(context, call, method, ids, handler), name=f"stream {stream} envoy->upstream"
         )
         got_anything = False
         cause = model.CloseCause.UPSTREAM
@@ -263,12 +270,20 @@ class GrpcProxy:
         call: grpc.aio.StreamStreamCall[bytes, bytes],
         method: str,
         ids: model.StreamIds,
+        handler: asyncio.Task[Any],
     ) -> None:
         publish = self._sink.publish
         with contextlib.suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError, grpc.aio.UsageError):
             while True:
                 request = await context.read()
                 if request is grpc.aio.EOF:
+                    # grpc.aio reports a cancelled call as EOF too, and cancels the handler task
+                    # right after: give that a chance, so a cancel is forwarded as a cancel
+                    # (by the handler) and only a real half-close as done_writing().
+                    for _ in range(_EOF_YIELDS):
+                        await asyncio.sleep(0)
+                        if handler.cancelling() or handler.done():
+                            return
                     await call.done_writing()
                     return
                 publish(

@@ -36,6 +36,25 @@ class FanOut:
                 pass
 
 
+class Ids:
+    """Connection and stream ids for every proxy of one capture process.
+
+    The gRPC and REST proxies of one capture write into one recording, where a
+    (connection, stream) pair must name one thing only; so they draw from the
+    same counters instead of each keeping its own.
+    """
+
+    def __init__(self) -> None:
+        self._connections = itertools.count(1)
+        self._streams = itertools.count(1)
+
+    def new_connection(self) -> int:
+        return next(self._connections)
+
+    def new_stream(self) -> int:
+        return next(self._streams)
+
+
 class Stamper:
     """Hands out sequence numbers and timestamps in forwarding order (one event loop, no lock)."""
 
