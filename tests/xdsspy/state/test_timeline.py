@@ -102,3 +102,31 @@ def test_live_and_recorded_are_the_same_fold() -> None:
     for event in events:
         live.add(event)
     assert [s.verdict for s in live.steps] == [s.verdict for s in _timeline("delta-nack.xdsspy").steps]
+
+
+def test_bad_bytes_and_unknown_methods_get_a_step_not_a_crash() -> None:
+    from xdsspy import model
+    from xdsspy.testing import factories as f
+
+    good = next(
+        e
+        for e in reader.iter_events(RECORDINGS / "sotw-nack.xdsspy")
+        if isinstance(e, model.MessageSeen) and e.direction == model.Direction.RESPONSE
+    )
+    events = [
+        f.tmessage(b"\xff\xfe garbage \x00", seq=1, direction=model.Direction.RESPONSE),
+        model.MessageSeen(**{**_fields(good), "seq": 2, "raw": good.raw[: len(good.raw) // 2]}),
+        model.MessageSeen(**{**_fields(good), "seq": 3, "method": "/never.Heard/Of"}),
+        f.tmessage(b"", seq=4),
+    ]
+    events = [e if e.method else model.MessageSeen(**{**_fields(e), "method": f.ADS}) for e in events]
+    t = timeline.Timeline.from_events(events)
+    assert [s.seq for s in t.steps] == [1, 2, 3, 4]
+    assert t.steps[0].envelope is not None and t.steps[0].envelope.problem
+    assert t.steps[1].envelope is not None and "did not parse" in t.steps[1].envelope.problem
+    assert t.steps[2].verdict is not None and t.steps[2].verdict.kind == V.OTHER
+    assert t.steps[3].verdict is not None and t.steps[3].verdict.kind == V.INITIAL
+
+
+def _fields(event: object) -> dict[str, object]:
+    return {k: getattr(event, k) for k in event.__dataclass_fields__}  # type: ignore[attr-defined]
