@@ -394,7 +394,8 @@ class StreamProtocol:
             removed = tuple(decoded.removed_resources)
             rule = "delta response"
         elif type_url in FULL_STATE_TYPES:
-            removed = tuple(n for n in state.held if n not in digests)
+            # A heartbeat names a resource that stays: only names absent altogether are deleted.
+            removed = tuple(n for n in state.held if n not in digests and n not in heartbeats)
             rule = "SotW full-state type: resources absent from the response are deleted"
         else:
             removed = ()
@@ -404,7 +405,7 @@ class StreamProtocol:
             for name in removed:
                 state.held.pop(name, None)
         else:
-            state.held = dict(digests)
+            state.held = {**{n: state.held[n] for n in heartbeats if n in state.held}, **digests}
         sent = SentResponse(
             seq=seq,
             monotonic_ns=monotonic_ns,

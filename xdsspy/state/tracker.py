@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 
+from xdsspy import grpc_status
 from xdsspy import model
 from xdsspy.decode import discovery
 from xdsspy.decode import envelope
@@ -83,6 +84,7 @@ class _Pending:
     entries: tuple[envelope.ResourceEntry, ...]
     removed: tuple[str, ...]
     replace_all: bool
+    kept: frozenset[str] = frozenset()  # TTL heartbeats: present, unchanged
 
 
 _EVENT_NAMES = {
@@ -173,7 +175,7 @@ class Tracker:
             self._streams.pop(key, None)
             self._nodes.forget(key)
             self._pending = {k: v for k, v in self._pending.items() if k[:2] != key}
-            text = f"status {event.code} {event.details} ({event.cause})".strip()
+            text = f"{grpc_status.name(event.code)} {event.details!r} ({event.cause})"
         elif isinstance(event, model.StreamOpened):
             text = f"from {event.peer}"
         elif isinstance(event, model.Gap):
@@ -199,6 +201,7 @@ class Tracker:
                 removed=verdict.removed,
                 replace_all=decoded.kind == envelope.Kind.SOTW_RESPONSE
                 and verdict.type_url in protocol.FULL_STATE_TYPES,
+                kept=frozenset(verdict.heartbeats),
             )
             return []
         if kind not in (protocol.VerdictKind.ACK, protocol.VerdictKind.STALE, protocol.VerdictKind.NACK):
@@ -215,7 +218,10 @@ class Tracker:
         held_rejected = self.rejected.get(pending.node, {}).get(pending.type_url, {})
         changes: list[Change] = []
         names = {e.name for e in pending.entries}
-        gone = [n for n in accepted if n not in names] if pending.replace_all else list(pending.removed)
+        if pending.replace_all:
+            gone = [n for n in accepted if n not in names and n not in pending.kept]
+        else:
+            gone = list(pending.removed)
         for name in gone:
             if accepted.pop(name, None) is not None:
                 changes.append(Change("accepted", pending.node, pending.type_url, name, None))
@@ -230,7 +236,8 @@ class Tracker:
                 entry=entry,
             )
             previous = accepted.get(entry.name)
-            if previous is None or previous.digest != state.digest or previous.version != state.version:
+            # As in Envoy's /config_dump, a resource resent unchanged keeps the version that brought it.
+            if previous is None or previous.digest != state.digest:
                 accepted[entry.name] = state
                 changes.append(Change("accepted", pending.node, pending.type_url, entry.name, state))
             if entry.name in held_rejected:

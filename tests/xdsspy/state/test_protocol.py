@@ -161,3 +161,19 @@ def test_non_xds_methods_are_labelled_other() -> None:
     c = Conversation("/envoy.service.load_stats.v3.LoadReportingService/StreamLoadStats")
     decoded = discovery.decode(c.method, model.Direction.REQUEST, b"")
     assert c.stream.observe(1, 1, decoded).kind == V.OTHER
+
+
+def test_sotw_heartbeat_in_a_full_state_type_keeps_the_resource() -> None:
+    c = Conversation()
+    c.request(type_url=CDS)
+    c.response(type_url=CDS, version_info="1", nonce="n1", resources=clusters("a", "b"))
+    beat = any_pb2.Any()
+    beat.Pack(discovery_pb2.Resource(name="a", version="1"))
+    mixed = c.response(type_url=CDS, version_info="1", nonce="n2", resources=[beat, clusters("b")[0]])
+    assert mixed.removed == () and mixed.heartbeats == ("a",)
+    beat_b = any_pb2.Any()
+    beat_b.Pack(discovery_pb2.Resource(name="b", version="1"))
+    only = c.response(type_url=CDS, version_info="1", nonce="n3", resources=[beat, beat_b])
+    assert only.kind == V.HEARTBEAT
+    later = c.response(type_url=CDS, version_info="2", nonce="n4", resources=clusters("b"))
+    assert later.removed == ("a",)
