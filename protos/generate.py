@@ -21,9 +21,8 @@ GEN_ROOT = PROTO_ROOT.parent / "xdsspy" / "_gen"
 
 def generate(out_dir: pathlib.Path) -> list[pathlib.Path]:
     """Compile every .proto under protos/ into out_dir; returns the files written."""
-    from grpc_tools import protoc  # a build-time dependency only
-
     import grpc_tools
+    from grpc_tools import protoc  # a build-time dependency only
 
     sources = sorted(PROTO_ROOT.rglob("*.proto"))
     if not sources:

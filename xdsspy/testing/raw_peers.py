@@ -60,7 +60,7 @@ async def serve(port: int) -> None:
         async for request in request_iterator:
             await context.write(request)
 
-    class Handler(grpc.GenericRpcHandler):
+    class Handler(grpc.GenericRpcHandler):  # type: ignore[misc]
         def service(self, details):  # type: ignore[no-untyped-def]
             behaviour = push if details.method.endswith("/Push") else echo
             return grpc.stream_stream_rpc_method_handler(behaviour)
