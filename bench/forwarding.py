@@ -1,12 +1,19 @@
 """Forwarding benchmark: throughput and added latency through xdsspy versus direct, side by side.
 
-Run: python bench/forwarding.py [--rounds N]
+Run: python bench/forwarding.py [--rounds N] [--parts grpc,rest]
 
-Three processes on loopback: a raw-bytes gRPC server (bench/_peers.py), the
-xdsspy capture process (`xdsspy record`, recording on or off), and this
-client. Each round measures direct and proxied runs back to back, so both see
-the same machine load; the medians and their ratios are printed against the
-targets of issue 2.
+gRPC: three processes on loopback: a raw-bytes gRPC server
+(xdsspy/testing/raw_peers.py), the xdsspy capture process (`xdsspy record`,
+recording on or off), and this client. Each round measures direct and proxied
+runs back to back, so both see the same machine load; the medians and their
+ratios are printed against the targets of issue 2.
+
+REST (issue 4): Envoy-like polls (a 77 kB JSON request, a 1 MB answer) over
+HTTP/1.1 to an aiohttp server (xdsspy/testing/rest_peers.py), direct and
+through `xdsspy record --rest-listen ... --rest-upstream ...`: p50 latency of
+one poll at a time, and polls per second with several pollers at once. A bare
+asyncio TCP relay is measured beside them as the floor of what any Python
+proxy adds on this machine.
 """
 
 from __future__ import annotations
@@ -24,12 +31,17 @@ import tempfile
 import time
 from collections.abc import Iterator
 
+import aiohttp
+
 from xdsspy.testing import raw_peers as _peers
 
 SIZES = {"1KB": 1_000, "100KB": 100_000, "10MB": 10_000_000}
 BYTES_PER_RUN = {"1KB": 20_000_000, "100KB": 200_000_000, "10MB": 400_000_000}
 TARGETS = {"10MB": 0.6, "100KB": 0.5}
 LATENCY_TARGET_MS = 0.5
+REST_BODY_BYTES = 1_000_000
+REST_LATENCY_TARGET_MS = 2.0
+REST_THROUGHPUT_TARGET = 0.5
 
 
 def free_port() -> int:
@@ -70,11 +82,23 @@ def main() -> int:
     parser.add_argument("--latency-samples", type=int, default=2000)
     parser.add_argument("--sizes", default=",".join(SIZES), help="subset of " + ",".join(SIZES))
     parser.add_argument("--xdsspy-arg", action="append", default=[], help="extra argument for xdsspy record")
+    parser.add_argument("--parts", default="grpc,rest", help="what to measure: grpc, rest or both")
+    parser.add_argument("--rest-latency-samples", type=int, default=600)
+    parser.add_argument("--rest-pollers", type=int, default=4, help="pollers at once for polls per second")
+    parser.add_argument("--rest-seconds", type=float, default=2.0, help="length of one polls-per-second run")
     args = parser.parse_args()
     for label in list(SIZES):
         if label not in args.sizes.split(","):
             del SIZES[label]
+    parts = args.parts.split(",")
+    if "grpc" in parts:
+        grpc_main(args)
+    if "rest" in parts:
+        rest_main(args)
+    return 0
 
+
+def grpc_main(args: argparse.Namespace) -> None:
     upstream_port, plain_port, recording_port = free_port(), free_port(), free_port()
     tmp = tempfile.mkdtemp(prefix="xdsspy-bench-")
     record_path = os.path.join(tmp, "bench.xdsspy")
@@ -105,7 +129,6 @@ def main() -> int:
     with contextlib.suppress(OSError):
         os.remove(record_path)
         os.rmdir(tmp)
-    return 0
 
 
 async def measure(
@@ -148,6 +171,122 @@ def report(results: dict[str, dict[str, list[float]]], size_on_disk: int) -> Non
         f"{'PASS' if added <= LATENCY_TARGET_MS else 'FAIL'})"
     )
     print(f"recording size on disk after the run: {size_on_disk / 1e6:.1f} MB")
+
+
+# -- REST -------------------------------------------------------------------------------------
+
+
+def rest_request() -> bytes:
+    """A poll's body the size of Envoy's: the node with its ~500 extensions is most of it (XDS-NOTES 1.4)."""
+    extensions = ",".join(
+        f'{{"name":"envoy.extension.number_{i}","category":"envoy.category_{i % 40}","type_urls":[]}}'
+        for i in range(920)
+    )
+    return (
+        '{"version_info":"","node":{"id":"bench-envoy","cluster":"bench","user_agent_name":"envoy",'
+        f'"extensions":[{extensions}]}},"type_url":"type.googleapis.com/envoy.config.cluster.v3.Cluster"}}'
+    ).encode()
+
+
+def rest_main(args: argparse.Namespace) -> None:
+    upstream_port, relay_port, plain_port, recording_port = (free_port() for _ in range(4))
+    tmp = tempfile.mkdtemp(prefix="xdsspy-bench-rest-")
+    record_path = os.path.join(tmp, "bench.xdsspy")
+    upstream = f"http://127.0.0.1:{upstream_port}"
+    xdsspy = [sys.executable, "-m", "xdsspy", "record", "--rest-upstream", upstream, *args.xdsspy_arg]
+    peers = [sys.executable, "-m", "xdsspy.testing.rest_peers"]
+    with (
+        process([*peers, "serve", str(upstream_port), str(REST_BODY_BYTES)], upstream_port),
+        process([*peers, "relay", str(relay_port), str(upstream_port)], relay_port),
+        process([*xdsspy, "--rest-listen", f"127.0.0.1:{plain_port}"], plain_port),
+        process(
+            [*xdsspy, "--rest-listen", f"127.0.0.1:{recording_port}", "--record", record_path], recording_port
+        ),
+    ):
+        targets = {
+            "direct": upstream_port,
+            "xdsspy": plain_port,
+            "xdsspy+record": recording_port,
+            "tcp relay": relay_port,
+        }
+        results = asyncio.run(
+            measure_rest(
+                targets, args.rounds, args.rest_latency_samples, args.rest_pollers, args.rest_seconds
+            )
+        )
+    size_on_disk = os.path.getsize(record_path)
+    report_rest(results, args.rest_pollers, size_on_disk)
+    with contextlib.suppress(OSError):
+        os.remove(record_path)
+        os.rmdir(tmp)
+
+
+async def measure_rest(
+    targets: dict[str, int], rounds: int, latency_samples: int, pollers: int, seconds: float
+) -> dict[str, dict[str, list[float]]]:
+    body = rest_request()
+    results: dict[str, dict[str, list[float]]] = {"latency": {}, "rate": {}}
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
+
+        async def poll(url: str) -> None:
+            async with session.post(url, data=body, headers={"content-type": "application/json"}) as response:
+                if len(await response.read()) != REST_BODY_BYTES:
+                    raise SystemExit(f"{url}: short answer")
+
+        urls = {name: f"http://127.0.0.1:{port}/v3/discovery:clusters" for name, port in targets.items()}
+        for url in urls.values():
+            for _ in range(20):  # warm up connections and code paths
+                await poll(url)
+        for _ in range(rounds):
+            for name, url in urls.items():
+                samples = results["latency"].setdefault(name, [])
+                for _ in range(max(1, latency_samples // rounds)):
+                    start = time.perf_counter()
+                    await poll(url)
+                    samples.append(time.perf_counter() - start)
+            for name, url in urls.items():
+                done = 0
+                deadline = time.perf_counter() + seconds
+
+                async def poller(url: str = url, deadline: float = deadline) -> None:
+                    nonlocal done
+                    while time.perf_counter() < deadline:
+                        await poll(url)
+                        done += 1
+
+                start = time.perf_counter()
+                await asyncio.gather(*(poller() for _ in range(pollers)))
+                results["rate"].setdefault(name, []).append(done / (time.perf_counter() - start))
+    return results
+
+
+def report_rest(results: dict[str, dict[str, list[float]]], pollers: int, size_on_disk: int) -> None:
+    names = ("direct", "xdsspy", "xdsspy+record", "tcp relay")
+    size = f"{len(rest_request()) / 1000:.0f} kB request, {REST_BODY_BYTES / 1e6:.0f} MB answer"
+    print(f"\nxdsspy REST polling benchmark, HTTP/1.1, {size} (medians; side by side in this run)")
+    print(f"{'':22} {'direct':>10} {'xdsspy':>10} {'+record':>10} {'tcp relay':>10}")
+    d50, p50, r50, t50 = (statistics.median(results["latency"][n]) * 1e3 for n in names)
+
+    def within(added: float) -> str:
+        return "PASS" if added <= REST_LATENCY_TARGET_MS else "FAIL"
+
+    print(
+        f"{'p50 poll latency':22} {d50:8.3f}ms {p50:8.3f}ms {r50:8.3f}ms {t50:8.3f}ms"
+        f"  added {p50 - d50:.3f}ms {within(p50 - d50)} / rec {r50 - d50:.3f}ms {within(r50 - d50)}"
+        f" (<= {REST_LATENCY_TARGET_MS} ms); relay floor {t50 - d50:.3f}ms"
+    )
+    d, p, r, t = (statistics.median(results["rate"][n]) for n in names)
+
+    def enough(ratio: float) -> str:
+        return "PASS" if ratio >= REST_THROUGHPUT_TARGET else "FAIL"
+
+    print(
+        f"{f'polls/s, {pollers} pollers':22} {d:10.0f} {p:10.0f} {r:10.0f} {t:10.0f}"
+        f"  ratio {p / d:.2f}x {enough(p / d)} / rec {r / d:.2f}x {enough(r / d)}"
+        f" (>= {REST_THROUGHPUT_TARGET}x); relay floor {t / d:.2f}x"
+    )
+    print(f"recording size on disk after the REST run: {size_on_disk / 1e6:.1f} MB")
 
 
 if __name__ == "__main__":

@@ -11,17 +11,31 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from xdsspy import __version__
 from xdsspy import addresses
 from xdsspy import errors
 
+if TYPE_CHECKING:
+    from xdsspy.record import reader as reader_types
+
 DEFAULT_LISTEN = "127.0.0.1:15010"
+DEFAULT_REST_LISTEN = "127.0.0.1:15011"
 
 
 def _address(text: str) -> addresses.Address:
     try:
         return addresses.parse(text)
+    except errors.AddressError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
+def _rest_url(text: str) -> str:
+    from xdsspy.capture import rest_proxy  # only when REST is asked for: it brings in the HTTP stack
+
+    try:
+        return rest_proxy.parse_upstream(text)
     except errors.AddressError as e:
         raise argparse.ArgumentTypeError(str(e)) from e
 
@@ -45,12 +59,30 @@ def _add_capture_arguments(p: argparse.ArgumentParser) -> None:
         help=f"where Envoy connects: HOST:PORT, [IPv6]:PORT or unix:PATH (default {DEFAULT_LISTEN});"
         " repeatable",
     )
-    p.add_argument("--upstream", type=_address, required=True, help="the real control plane (same forms)")
+    p.add_argument("--upstream", type=_address, help="the real gRPC control plane (same forms)")
+    p.add_argument(
+        "--rest-listen",
+        type=_address,
+        action="append",
+        help=f"where Envoy polls with api_type REST (HTTP/1.1 or h2c): HOST:PORT, [IPv6]:PORT or unix:PATH"
+        f" (default {DEFAULT_REST_LISTEN}); repeatable",
+    )
+    p.add_argument(
+        "--rest-upstream",
+        type=_rest_url,
+        metavar="URL",
+        help="the real REST control plane: http://HOST:PORT or https://HOST:PORT",
+    )
+    p.add_argument(
+        "--rest-ca",
+        metavar="FILE",
+        help="PEM CA certificates to verify an https:// --rest-upstream with (default: the system's)",
+    )
     p.add_argument(
         "--max-message-bytes",
         type=_size,
         default=1 << 30,
-        help="largest gRPC message passed in either direction (default 1G)",
+        help="largest gRPC message or REST body passed in either direction (default 1G)",
     )
     p.add_argument(
         "--compression-level", type=int, default=3, help="zstd level of recording blocks (default 3)"
@@ -82,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     proxy.add_argument(
         "--headless", action="store_true", help="print one line per message instead of the live UI"
     )
+    _add_schema_arguments(proxy)
 
     record = sub.add_parser(
         "record", help="forward and record only: no output but errors (the capture process)"
@@ -94,11 +127,66 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["jsonl"], default="jsonl")
     export.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
     export.add_argument("--follow", action="store_true", help="keep reading as the recording grows")
+    export.add_argument(
+        "--decode", action="store_true", help="add the decoded envelope, verdict and resource bodies"
+    )
+    _add_schema_arguments(export)
+
+    show = sub.add_parser(
+        "show", help="print a recording as a timeline: one line per message with its verdict"
+    )
+    show.add_argument("file", help="a recording")
+    show.add_argument("--node", metavar="ID", help="only this Envoy's messages (shell wildcards allowed)")
+    show.add_argument(
+        "--type", metavar="T", help="only this resource type: Cluster, a full message name, a type URL, CDS"
+    )
+    show.add_argument("--nacks", action="store_true", help="only NACKs, each with the response it rejected")
+    show.add_argument("--follow", action="store_true", help="keep reading as the recording grows")
+    _add_schema_arguments(show)
     return parser
 
 
+def _add_schema_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--proto-path",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="compile the .proto files under DIR for decoding (needs grpcio-tools); repeatable",
+    )
+    p.add_argument(
+        "--protoset",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="a FileDescriptorSet (protoc --descriptor_set_out) for decoding; repeatable",
+    )
+
+
+def _check_capture_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """gRPC, REST or both: each needs its upstream; at least one is needed."""
+    if args.upstream is None and args.rest_upstream is None:
+        parser.error(
+            "nothing to forward: give --upstream HOST:PORT (gRPC), --rest-upstream URL (REST), or both"
+        )
+    if args.listen and args.upstream is None:
+        parser.error("--listen is for gRPC and needs --upstream")
+    if args.rest_listen and args.rest_upstream is None:
+        parser.error("--rest-listen needs --rest-upstream")
+    if args.rest_ca is not None:
+        if args.rest_upstream is None or not args.rest_upstream.startswith("https://"):
+            parser.error("--rest-ca is for an https:// --rest-upstream")
+        if not os.path.isfile(args.rest_ca):
+            parser.error(f"--rest-ca {args.rest_ca}: no such file")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command in ("record", "proxy"):
+        _check_capture_arguments(parser, args)
+    if args.command == "export" and not args.decode and (args.proto_path or args.protoset):
+        parser.error("--proto-path and --protoset are for --decode")
     try:
         if args.command == "record":
             return _record(args)
@@ -106,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _proxy(args)
         if args.command == "export":
             return _export(args)
+        if args.command == "show":
+            return _show(args)
     except errors.XdsspyError as e:
         print(f"xdsspy: {e}", file=sys.stderr)
         return 2
@@ -117,7 +207,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _listen(args: argparse.Namespace) -> tuple[addresses.Address, ...]:
+    if args.upstream is None:
+        return ()
     return tuple(args.listen or [addresses.parse(DEFAULT_LISTEN)])
+
+
+def _rest_listen(args: argparse.Namespace) -> tuple[addresses.Address, ...]:
+    if args.rest_upstream is None:
+        return ()
+    return tuple(args.rest_listen or [addresses.parse(DEFAULT_REST_LISTEN)])
 
 
 def _record(args: argparse.Namespace) -> int:
@@ -128,6 +226,9 @@ def _record(args: argparse.Namespace) -> int:
             listen=_listen(args),
             upstream=args.upstream,
             record=args.record,
+            rest_listen=_rest_listen(args),
+            rest_upstream=args.rest_upstream,
+            rest_ca=args.rest_ca,
             max_message_bytes=args.max_message_bytes,
             compression_level=args.compression_level,
             max_buffer_bytes=args.max_buffer_bytes,
@@ -137,9 +238,17 @@ def _record(args: argparse.Namespace) -> int:
 
 
 def _capture_command(args: argparse.Namespace, record: str) -> list[str]:
-    command = [sys.executable, "-m", "xdsspy", "record", "--upstream", str(args.upstream), "--record", record]
+    command = [sys.executable, "-m", "xdsspy", "record", "--record", record]
+    if args.upstream is not None:
+        command += ["--upstream", str(args.upstream)]
     for address in _listen(args):
         command += ["--listen", str(address)]
+    if args.rest_upstream is not None:
+        command += ["--rest-upstream", args.rest_upstream]
+    for address in _rest_listen(args):
+        command += ["--rest-listen", str(address)]
+    if args.rest_ca is not None:
+        command += ["--rest-ca", os.path.abspath(args.rest_ca)]
     command += [
         "--max-message-bytes",
         str(args.max_message_bytes),
@@ -161,8 +270,8 @@ def _proxy(args: argparse.Namespace) -> int:
     live and recorded sessions take the same path.
     """
     from xdsspy.frontends import headless
-    from xdsspy.record import reader as reader_mod
 
+    _load_schemas(args)  # before the capture starts: a bad file must not leave Envoy's xDS half set up
     if not args.headless:
         print("xdsspy: the live UI is not built yet; running --headless", file=sys.stderr)
     tmpdir = None
@@ -170,6 +279,10 @@ def _proxy(args: argparse.Namespace) -> int:
     if record is None:
         tmpdir = tempfile.mkdtemp(prefix="xdsspy-")  # mode 0700
         record = os.path.join(tmpdir, "live.xdsspy")
+    elif os.path.isfile(record):
+        # The capture truncates it anyway; removing it first means the wait below cannot
+        # mistake an earlier session's recording for this one.
+        os.remove(record)
     capture = subprocess.Popen(_capture_command(args, record))
     stopping = False
 
@@ -182,12 +295,10 @@ def _proxy(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, forward_stop)
     signal.signal(signal.SIGTERM, forward_stop)
     try:
-        while not os.path.exists(record) or os.path.getsize(record) == 0:
-            if capture.poll() is not None:
-                return capture.returncode or 2
-            time.sleep(0.02)
-        time.sleep(0.02)  # the header is written in one call right after creation
-        with reader_mod.RecordingReader(record) as reader:
+        reader = _open_when_written(record, capture)
+        if reader is None:
+            return capture.wait() or 2
+        with reader:
             headless.print_events(
                 reader.events(follow=True, should_stop=lambda: capture.poll() is not None), sys.stdout
             )
@@ -204,20 +315,59 @@ def _proxy(args: argparse.Namespace) -> int:
                 os.rmdir(tmpdir)
 
 
+def _open_when_written(path: str, capture: subprocess.Popen[bytes]) -> reader_types.RecordingReader | None:
+    """The recording's reader once the capture has written its header; None if the capture died first."""
+    from xdsspy.record import reader as reader_mod
+
+    deadline = time.monotonic() + 30
+    while True:
+        if os.path.exists(path):
+            try:
+                return reader_mod.RecordingReader(path)
+            except errors.RecordingReadError:
+                if time.monotonic() > deadline:
+                    raise  # half a header for 30 s: something else is writing this file
+        if capture.poll() is not None:
+            return None
+        time.sleep(0.02)
+
+
 def _export(args: argparse.Namespace) -> int:
     from xdsspy.export import jsonl
     from xdsspy.record import reader as reader_mod
 
+    annotate = None
+    if args.decode:
+        from xdsspy.export import decoded  # only then: a plain export never imports the decoder
+
+        _load_schemas(args)
+        annotate = decoded.Annotator().fields
     with reader_mod.RecordingReader(args.file) as reader:
         events = reader.events(follow=args.follow)
         if args.output:
             fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with open(fd, "w", encoding="utf-8") as out:
-                count = jsonl.write(events, out)
+                count = jsonl.write(events, out, annotate)
         else:
-            count = jsonl.write(events, sys.stdout)
+            count = jsonl.write(events, sys.stdout, annotate)
         for problem in reader.problems:
             print(f"xdsspy: {args.file}: {problem}", file=sys.stderr)
     if args.output:
         print(f"xdsspy: wrote {count} events to {args.output}", file=sys.stderr)
     return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from xdsspy.frontends import show
+
+    _load_schemas(args)
+    view = show.Show(show.Filter(node=args.node or "", type=args.type or "", nacks=args.nacks))
+    return show.show_file(args.file, view, follow=args.follow)
+
+
+def _load_schemas(args: argparse.Namespace) -> None:
+    """--proto-path and --protoset into the decoding registry, once, before anything is decoded."""
+    if args.proto_path or args.protoset:
+        from xdsspy import userschemas
+
+        userschemas.load(args.proto_path, args.protoset)

@@ -16,8 +16,10 @@ import pytest
 
 from xdsspy import model
 from xdsspy.record import reader
+from xdsspy.record import writer
 from xdsspy.testing import processes
 from xdsspy.testing import raw_peers
+from xdsspy.testing import user_types
 
 
 @pytest.fixture
@@ -162,8 +164,8 @@ def test_proxy_headless_prints_a_line_per_message_and_records(upstream: int, tmp
     out, err = proxy.communicate()
     assert proxy.returncode == 0, err
     lines = [line for line in out.splitlines() if "StreamAggregatedResources" in line]
-    assert any("envoy -> cp" in line and "10 B" in line for line in lines), out
-    assert any("cp -> envoy" in line and "20.0 kB" in line for line in lines), out
+    assert any(" → " in line and "10 B" in line for line in lines), out
+    assert any(" ← " in line and "20.0 kB" in line for line in lines), out
     assert any("close" in line and "OK" in line for line in lines), out
     assert "capture stopped" in out
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -231,3 +233,161 @@ def test_bad_addresses_are_rejected_by_the_parser() -> None:
         text=True,
     )
     assert done.returncode == 2 and "brackets" in done.stderr
+
+
+RECORDINGS = pathlib.Path(__file__).resolve().parents[2] / "recordings"
+SOTW = str(RECORDINGS / "sotw-nack.xdsspy")
+
+
+def _xdsspy(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(processes.xdsspy_command(*args), capture_output=True, text=True, timeout=60)
+
+
+def test_show_prints_a_timeline_with_the_nack_named() -> None:
+    done = _xdsspy("show", SOTW)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 25, "one line per event"
+    nack = next(line for line in lines if " NACK " in line)
+    assert "sample-sotw → Cluster" in nack and "Invalid duration" in nack and "rejected: static-svc" in nack
+    assert "\x1b[" not in done.stdout, "no colour codes when piped"
+
+
+def test_show_filters() -> None:
+    nacks = _xdsspy("show", SOTW, "--nacks").stdout.splitlines()
+    assert len(nacks) == 2 and " NACK " in nacks[0] and "rejected #22 Cluster" in nacks[1]
+    listeners = _xdsspy("show", SOTW, "--type", "Listener").stdout.splitlines()
+    assert [line.split()[0] for line in listeners] == ["#2", "#8", "#10", "#12", "#24"]
+    node = _xdsspy("show", SOTW, "--node", "sample-sotw", "--type", "envoy.config.cluster.v3.Cluster")
+    assert len(node.stdout.splitlines()) == 9 and node.returncode == 0
+    nobody = _xdsspy("show", SOTW, "--node", "nobody")
+    assert nobody.returncode == 0 and nobody.stdout == ""
+    assert "no message from node 'nobody' (nodes seen: sample-sotw)" in nobody.stderr
+
+
+def test_show_of_a_truncated_copy_prints_everything_intact_and_names_the_damage(
+    tmp_path: pathlib.Path,
+) -> None:
+    whole = _xdsspy("show", SOTW).stdout.splitlines()
+    data = pathlib.Path(SOTW).read_bytes()
+    torn = tmp_path / "torn.xdsspy"
+    torn.write_bytes(data[: len(data) - 30])  # the kill -9 case: the last block is cut short
+    with reader.RecordingReader(torn) as r:
+        intact = list(r.events())
+        problems = r.problems
+    assert len(problems) == 1 and 20 <= len(intact) < 25
+    done = _xdsspy("show", str(torn))
+    assert done.returncode == 0 and "Traceback" not in done.stderr
+    assert done.stdout.splitlines() == whole[: len(done.stdout.splitlines())]
+    assert done.stdout.splitlines()[-1].split()[0] == f"#{intact[-1].seq}"
+    assert f"byte {problems[0].offset}" in done.stderr and "incomplete block" in done.stderr
+
+
+def test_show_follow_prints_each_event_as_the_recording_grows(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "growing.xdsspy"
+    events = list(reader.iter_events(SOTW))
+    w = writer.RecordingWriter(path, linger_s=0)
+    for event in events[:4]:
+        w.publish(event)
+    show = subprocess.Popen(
+        processes.xdsspy_command("show", str(path), "--follow"), stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert show.stdout is not None
+        seen = [show.stdout.readline() for _ in range(4)]  # printed before the file grows any further
+        assert seen[-1].startswith("#4 ") and " PUSH " in seen[-1]
+        for event in events[4:]:
+            w.publish(event)
+        w.close()
+        rest, _ = show.communicate(timeout=30)  # ends at capture_stop
+    finally:
+        if show.poll() is None:
+            show.kill()
+    assert show.returncode == 0
+    assert " NACK " in rest and "capture stopped" in rest.splitlines()[-1]
+
+
+def test_export_decode_adds_envelopes_verdicts_and_bodies(tmp_path: pathlib.Path) -> None:
+    out = tmp_path / "d.jsonl"
+    done = _xdsspy("export", SOTW, "--decode", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    nack = next(r for r in rows if r.get("verdict", {}).get("kind") == "nack")
+    assert nack["verdict"]["rule"] == "error_detail present" and nack["verdict"]["answers_seq"] == 22
+    assert "Invalid duration" in nack["error_detail"]["message"]
+    first = next(r for r in rows if r["seq"] == 4)
+    assert first["version_info"] == "1" and first["nonce"] and first["node"]["id"] == "sample-sotw"
+    assert {r["name"]: r["body"]["connect_timeout"] for r in first["resources"]} == {
+        "backend": "1s",
+        "static-svc": "1s",
+    }
+    plain = _xdsspy("export", SOTW).stdout.splitlines()
+    assert [json.loads(line) for line in plain] == [
+        {k: v for k, v in row.items() if k in json.loads(line)} for row, line in zip(rows, plain, strict=True)
+    ]
+    assert "verdict" not in plain[3], "without --decode the export is as it always was"
+
+
+def test_protoset_and_proto_path_make_a_schemaless_type_typed(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "widget.xdsspy"
+    user_types.write_widget_recording(path)
+
+    def widget(*args: str) -> dict[str, object]:
+        done = _xdsspy("export", str(path), "--decode", *args)
+        assert done.returncode == 0, done.stderr
+        rows = [json.loads(line) for line in done.stdout.splitlines()]
+        resource: dict[str, object] = next(r for r in rows if "resources" in r)["resources"][0]
+        return resource
+
+    assert widget()["status"] == "schemaless"
+    protoset = tmp_path / "widget.protoset"
+    protoset.write_bytes(user_types.tprotoset().SerializeToString())
+    typed = widget("--protoset", str(protoset))
+    assert typed["status"] == "typed" and typed["body"] == user_types.WIDGET_JSON
+    shown = _xdsspy("show", str(path), "--protoset", str(protoset), "--type", "Widget")
+    assert shown.returncode == 0 and "widget-node ← Widget" in shown.stdout
+    pytest.importorskip("grpc_tools")
+    protos = tmp_path / "protos"
+    (protos / "xdsspy_test").mkdir(parents=True)
+    (protos / user_types.PROTO_NAME).write_text(user_types.PROTO_SOURCE)
+    assert widget("--proto-path", str(protos))["body"] == user_types.WIDGET_JSON
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["show", SOTW, "--protoset", "/nonexistent.protoset"], "cannot read protoset"),
+        (["export", SOTW, "--decode", "--proto-path", "/nonexistent"], "not a directory"),
+        (["show", SOTW, "--protoset", SOTW], "is not a FileDescriptorSet"),
+        (["proxy", "--upstream", "127.0.0.1:1", "--protoset", "/nonexistent"], "cannot read protoset"),
+        (["export", SOTW, "--protoset", "x"], "are for --decode"),
+    ],
+)
+def test_bad_schemas_give_one_line_and_exit_2(args: list[str], error: str) -> None:
+    done = _xdsspy(*args)
+    assert done.returncode == 2 and error in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    if args[0] != "export" or "--decode" in args:
+        assert len(done.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        ((), "nothing to forward"),
+        (("--rest-listen", "127.0.0.1:1"), "nothing to forward"),
+        (
+            ("--upstream", "127.0.0.1:1", "--rest-listen", "127.0.0.1:2"),
+            "--rest-listen needs --rest-upstream",
+        ),
+        (("--rest-upstream", "http://127.0.0.1:1", "--listen", "127.0.0.1:2"), "--listen is for gRPC"),
+        (("--rest-upstream", "http://127.0.0.1:1", "--rest-ca", "/etc/hostname"), "https://"),
+        (("--rest-upstream", "https://127.0.0.1:1", "--rest-ca", "/nonexistent.pem"), "no such file"),
+        (("--rest-upstream", "127.0.0.1:1"), "must start with http:// or https://"),
+    ],
+)
+def test_capture_arguments_are_checked_before_anything_starts(args: tuple[str, ...], complaint: str) -> None:
+    for command in ("record", "proxy"):
+        done = subprocess.run(processes.xdsspy_command(command, *args), capture_output=True, text=True)
+        assert done.returncode == 2, done.stderr
+        assert complaint in done.stderr and "Traceback" not in done.stderr

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
+from collections.abc import Mapping
 from typing import Any
 from typing import TextIO
 
@@ -102,15 +104,23 @@ def to_json(event: model.Event) -> dict[str, Any]:
     return obj
 
 
-def lines(events: Iterable[model.Event]) -> Iterator[str]:
+Annotate = Callable[[model.Event], Mapping[str, Any]]
+"""Extra fields for an event's object (`decoded.Annotator.fields` for --decode); never replaces a field."""
+
+
+def lines(events: Iterable[model.Event], annotate: Annotate | None = None) -> Iterator[str]:
     for event in events:
-        yield json.dumps(to_json(event), separators=(",", ":"))
+        obj = to_json(event)
+        if annotate is not None:
+            for key, value in annotate(event).items():
+                obj.setdefault(key, value)
+        yield json.dumps(obj, separators=(",", ":"))
 
 
-def write(events: Iterable[model.Event], out: TextIO) -> int:
+def write(events: Iterable[model.Event], out: TextIO, annotate: Annotate | None = None) -> int:
     """Write one line per event; returns the number written."""
     count = 0
-    for line in lines(events):
+    for line in lines(events, annotate):
         out.write(line)
         out.write("\n")
         count += 1

@@ -41,9 +41,11 @@ def tmessage(
     stream: int = 1,
     connection: int = 1,
     seq: int | None = None,
+    method: str = "",
 ) -> model.MessageSeen:
+    """A message; `method` as the reader fills it in from the stream's open event (decoders need it)."""
     return model.MessageSeen(
-        **_stamp(seq), connection=connection, stream=stream, direction=direction, raw=raw
+        **_stamp(seq), connection=connection, stream=stream, direction=direction, raw=raw, method=method
     )
 
 

@@ -49,3 +49,15 @@ def test_non_utf8_text_metadata_is_base64() -> None:
         metadata=(("x-odd", b"\xff\xfe"),),
     )
     assert jsonl.to_json(event)["metadata"] == [["x-odd", {"base64": "//4="}]]
+
+
+def test_annotations_add_fields_but_never_replace_recorded_ones() -> None:
+    message = f.tmessage(b"abc", seq=7)
+    plain = jsonl.to_json(message)
+    out = io.StringIO()
+    jsonl.write([message], out, lambda event: {"size": -1, "seq": 0, "verdict": {"kind": "x"}})
+    row = json.loads(out.getvalue())
+    assert row == {**plain, "verdict": {"kind": "x"}}
+    out = io.StringIO()
+    jsonl.write([message], out)
+    assert json.loads(out.getvalue()) == plain, "without annotations the export is unchanged"

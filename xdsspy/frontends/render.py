@@ -1,0 +1,362 @@
+"""One rich line per recorded event: the formatting `xdsspy show`, --headless and the future TUI share.
+
+A message line reads: #seq, time, connection/stream, node, arrow ("node →" is
+Envoy sending, "node ←" Envoy receiving), short type, version, nonce, size,
+verdict (NACK red, ACK green, stale yellow, push blue, heartbeat dim) and what
+the verdict means: counts of added/updated/removed for a push, the latency and
+the response answered for an ACK or NACK, the error and the rejected names for
+a NACK. Lines are built from the tracker's steps, which hold envelopes only, so
+no resource body is ever decoded to draw them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Sequence
+
+from rich import text as rich_text
+
+from xdsspy import grpc_status
+from xdsspy import model
+from xdsspy import timefmt
+from xdsspy.decode import methods
+from xdsspy.state import protocol
+from xdsspy.state import tracker
+
+Text = rich_text.Text
+V = protocol.VerdictKind
+
+ARROWS = {"request": "→", "response": "←"}
+"""Read with the node on the left: "node →" is Envoy sending, "node ←" is Envoy receiving."""
+
+VERDICT_LABELS = {
+    V.INITIAL: "INITIAL",
+    V.RECONNECT: "RECONNECT",
+    V.ACK: "ACK",
+    V.NACK: "NACK",
+    V.STALE: "STALE",
+    V.SUBSCRIPTION: "SUBSCRIBE",
+    V.UNKNOWN_NONCE: "NONCE?",
+    V.PUSH: "PUSH",
+    V.HEARTBEAT: "HEARTBEAT",
+    V.OTHER: "",
+}
+VERDICT_STYLES = {
+    V.NACK: "bold red",
+    V.ACK: "green",
+    V.STALE: "yellow",
+    V.PUSH: "blue",
+    V.HEARTBEAT: "dim",
+    V.INITIAL: "cyan",
+    V.RECONNECT: "cyan",
+    V.SUBSCRIPTION: "cyan",
+    V.UNKNOWN_NONCE: "magenta",
+}
+GAP_STYLE = "bold white on red"
+ERROR_WIDTH = 300
+"""NACK errors longer than this are cut on the one-line view (Envoy lists every failing resource)."""
+NAMES_SHOWN = 5
+
+
+# -- small formatters ----------------------------------------------------------------------------
+
+
+def shorten(text: str, width: int) -> str:
+    """Keep the head and the tail, which is where nonces and versions differ (UUIDs, counters)."""
+    if len(text) <= width:
+        return text
+    if width < 3:
+        return text[:width]
+    tail = (width - 1) // 2
+    return f"{text[: width - 1 - tail]}…{text[len(text) - tail :]}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _clock_second(seconds: int) -> str:
+    return timefmt.clock(seconds * 1_000_000_000)[:8]
+
+
+def clock(wall_ns: int) -> str:
+    """Local time of day with milliseconds (latencies are shown apart, in ms)."""
+    seconds, nanos = divmod(wall_ns, 1_000_000_000)
+    return f"{_clock_second(seconds)}.{nanos // 1_000_000:03d}"
+
+
+def size_text(n: int) -> str:
+    if n < 10_000:
+        return f"{n} B"
+    if n < 10_000_000:
+        return f"{n / 1000:.1f} kB"
+    return f"{n / 1_000_000:.1f} MB"
+
+
+def latency_text(ms: float) -> str:
+    return f"{ms:.1f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+
+
+def type_name(type_url: str) -> str:
+    return type_url[type_url.rfind("/") + 1 :]
+
+
+def short_type(type_url: str) -> str:
+    """Cluster, Listener, ClusterLoadAssignment...; v2 types say so, since they decode differently."""
+    name = type_name(type_url)
+    short = name[name.rfind(".") + 1 :]
+    if name.startswith("envoy.api.v2.") or ".v2." in name:
+        short += "(v2)"
+    return short
+
+
+def short_node(node: str) -> str:
+    """The node column: Istio's "sidecar~IP~POD.NS~NS.svc.cluster.local" is known by its POD.NS."""
+    if node.startswith("(node unknown"):
+        return "?"
+    parts = node.split("~")
+    if len(parts) == 4 and parts[2]:
+        return parts[2]
+    return node
+
+
+def method_label(method: str) -> str:
+    """A method as people name it: "ADS StreamAggregatedResources", "LRS StreamLoadStats", "CDS /v3/..."."""
+    info = methods.classify(method) if method else None
+    if info is None or not info.service:
+        return method or "?"
+    version = " v2" if info.api_version == "v2" else ""
+    if info.rest:
+        return f"{info.service}{version} {method}"
+    return f"{info.service}{version} {method[method.rfind('/') + 1 :]}"
+
+
+def names_text(names: Sequence[str], limit: int = NAMES_SHOWN) -> str:
+    shown = ", ".join(n or '""' for n in names[:limit])
+    return shown + (f" … +{len(names) - limit} more" if len(names) > limit else "")
+
+
+def one_line(text: str) -> str:
+    """Envoy's NACK messages hold newlines and runs of spaces; a timeline line must not."""
+    return " ".join(text.split())
+
+
+# -- lines ----------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(slots=True)
+class Columns:
+    """Column widths that grow to the widest value seen (up to a cap), so a stream of lines lines up."""
+
+    node: int = 8
+    type: int = 21
+    version: int = 2
+    nonce: int = 8
+
+    def cell(self, name: str, value: str, cap: int) -> str:
+        value = shorten(value, cap)
+        width = max(getattr(self, name), len(value))
+        setattr(self, name, width)
+        return value.ljust(width)
+
+
+class _Parts:
+    """Builds a Text from (string, style) pieces in one go: rich's Text.append costs ~3 us a call,
+    and a recording of 100k events makes a million of them."""
+
+    __slots__ = ("_length", "_plain", "_spans")
+
+    def __init__(self) -> None:
+        self._plain: list[str] = []
+        self._spans: list[rich_text.Span] = []
+        self._length = 0
+
+    def __bool__(self) -> bool:
+        return self._length > 0
+
+    def add(self, text: str, style: str = "") -> None:
+        if style:
+            self._spans.append(rich_text.Span(self._length, self._length + len(text), style))
+        self._plain.append(text)
+        self._length += len(text)
+
+    def extend(self, other: _Parts) -> None:
+        offset = self._length
+        self._spans.extend(rich_text.Span(s.start + offset, s.end + offset, s.style) for s in other._spans)
+        self._plain.extend(other._plain)
+        self._length += other._length
+
+    def text(self, style: str = "") -> Text:
+        return Text("".join(self._plain), style=style, spans=self._spans)
+
+
+def _head(step: tracker.Step, columns: Columns) -> _Parts:
+    """#seq, time, connection/stream and node: the start of every stream line."""
+    line = _Parts()
+    line.add(f"#{step.seq:<5}", "dim")
+    line.add(f" {clock(step.wall_ns)} ")
+    line.add(f"c{step.connection}/s{step.stream}".ljust(7), "dim")
+    line.add(" ")
+    node = columns.cell("node", short_node(step.node), 28)
+    line.add(node, "dim" if node.startswith("?") else "bold")
+    return line
+
+
+def rejected_names(nack: protocol.Verdict, push: protocol.Verdict | None) -> tuple[str, ...]:
+    """Which resources a NACK is about: those its error names, else those the rejected push changed.
+
+    Envoy rejects a whole update, but the culprit is among what changed: resources resent
+    byte-identical were accepted before (the tracker marks only the changed ones NACKED too).
+    """
+    if nack.nacked_names:
+        return nack.nacked_names
+    if push is not None and (push.added or push.updated):
+        return push.added + push.updated
+    return nack.rejected_names
+
+
+def _details(verdict: protocol.Verdict, answered: tracker.Step | None) -> _Parts:
+    out = _Parts()
+    kind = verdict.kind
+    if kind == V.PUSH:
+        out.add(f"+{len(verdict.added)}", "green")
+        out.add(f" ~{len(verdict.updated)}", "yellow")
+        out.add(f" -{len(verdict.removed)}", "red")
+        if verdict.unchanged:
+            out.add(f" ={verdict.unchanged}", "dim")
+        changed = [f"+{n}" for n in verdict.added] + [f"~{n}" for n in verdict.updated]
+        changed += [f"-{n}" for n in verdict.removed]
+        if changed:
+            out.add(f"  {names_text(changed, 3)}", "dim")
+    elif kind == V.HEARTBEAT:
+        out.add(f"{len(verdict.heartbeats)} TTL refresh(es)", "dim")
+    if verdict.answers_seq is not None:
+        out.add(f"of #{verdict.answers_seq}")
+        if verdict.latency_ms is not None:
+            out.add(f" in {latency_text(verdict.latency_ms)}")
+    if kind == V.NACK:
+        error = one_line(verdict.error) or "(no error_detail: version not taken)"
+        out.add(": " if out else "")
+        out.add(shorten(error, ERROR_WIDTH) if len(error) > ERROR_WIDTH else error, "red")
+        push = answered.verdict if answered is not None else None
+        names = rejected_names(verdict, push)
+        if names:
+            out.add(f" — rejected: {names_text(names)}", "bold red")
+    elif kind == V.UNKNOWN_NONCE:
+        out.add("its nonce was never sent on this stream", "magenta")
+    subscriptions = []
+    if verdict.wildcard and kind in (V.INITIAL, V.RECONNECT, V.SUBSCRIPTION):  # not on every ACK
+        subscriptions.append(f"wildcard ({verdict.wildcard})")
+    if verdict.subscribed and verdict.subscribed != ("*",):
+        subscriptions.append(f"subscribe {names_text(verdict.subscribed, 3)}")
+    if verdict.unsubscribed:
+        subscriptions.append(f"unsubscribe {names_text(verdict.unsubscribed, 3)}")
+    if subscriptions:
+        out.add(("  " if out else "") + "; ".join(subscriptions), "cyan")
+    return out
+
+
+def message_line(
+    step: tracker.Step, columns: Columns | None = None, answered: tracker.Step | None = None
+) -> Text:
+    """The line of one message step; `answered` is the response step an ACK/NACK refers to, if known."""
+    columns = columns or Columns()
+    line = _head(step, columns)
+    line.add(f" {ARROWS.get(step.direction, '?')} ", "bold")
+    verdict = step.verdict
+    env = step.envelope
+    if verdict is None or env is None or not env.is_discovery or (env.problem and not verdict.type_url):
+        # Not xDS, or bytes that did not parse as the method's message: the method says more.
+        line.add(method_label(step.method), "magenta")
+        line.add(f"  {size_text(step.size)}")
+        if env is not None and env.problem:
+            line.add(f"  ⚠ {one_line(env.problem)}", "yellow")
+        return line.text()
+    line.add(columns.cell("type", short_type(verdict.type_url) or "?", 28))
+    version = env.version
+    line.add(" " + columns.cell("version", version or "-", 16), "" if version else "dim")
+    nonce = env.nonce or env.response_nonce
+    line.add(" " + columns.cell("nonce", nonce or "-", 9), "" if nonce else "dim")
+    line.add(f" {size_text(step.size):>8} ", "dim")
+    style = VERDICT_STYLES.get(verdict.kind, "")
+    line.add(VERDICT_LABELS[verdict.kind].ljust(9), style)
+    details = _details(verdict, answered)
+    if details:
+        line.add(" ")
+        line.extend(details)
+    if env.problem:
+        line.add(f"  ⚠ {one_line(env.problem)}", "yellow")
+    if verdict.kind == V.HEARTBEAT:
+        return line.text("dim")
+    return line.text()
+
+
+def nack_detail(nack: protocol.Verdict, answered: tracker.Step | None) -> list[Text]:
+    """Indented lines under a NACK for `--nacks`: the response it rejected, and the whole error."""
+    lines = []
+    rejected = _Parts()
+    rejected.add("        rejected ", "dim")
+    if answered is not None and answered.envelope is not None:
+        env = answered.envelope
+        rejected.add(f"#{answered.seq} ", "bold")
+        rejected.add(f"{short_type(nack.type_url)} version {env.version or '-'!r} nonce {env.nonce!r}")
+    elif nack.answers_seq is not None:
+        rejected.add(f"#{nack.answers_seq} {short_type(nack.type_url)}")
+    else:
+        rejected.add("a response this recording does not hold")
+    if nack.rejected_names:
+        rejected.add(f": {len(nack.rejected_names)} resource(s) {names_text(nack.rejected_names, 20)}")
+    push = answered.verdict if answered is not None else None
+    if push is not None and (push.added or push.updated or push.removed):
+        changed = [f"+{n}" for n in push.added] + [f"~{n}" for n in push.updated]
+        changed += [f"-{n}" for n in push.removed]
+        rejected.add(f" (changed: {names_text(changed, 20)})", "bold")
+    lines.append(rejected.text())
+    error = one_line(nack.error)
+    if len(error) > ERROR_WIDTH:
+        lines.append(Text(f"        error: {nack.error.strip()}", "red"))
+    return lines
+
+
+def event_line(event: model.Event, node: str = "", columns: Columns | None = None) -> Text | None:
+    """The line of a non-message event (open, close, gap, note, capture start/stop), or None."""
+    columns = columns or Columns()
+    step = tracker.Step(
+        event.seq, event.wall_ns, event.monotonic_ns, event.connection, event.stream, "", node=node
+    )
+    if isinstance(event, model.StreamOpened):
+        line = _head(step, columns)
+        line.add(" open ", "bold")
+        line.add(method_label(event.method))
+        line.add(f"  from {event.peer}", "dim")
+        return line.text()
+    if isinstance(event, model.StreamClosed):
+        line = _head(step, columns)
+        line.add(" close ", "bold")
+        line.add(method_label(event.method))
+        status = grpc_status.name(event.code)
+        details = f" {event.details!r}" if event.details else ""
+        line.add(f"  {status}{details}", "dim" if event.code == 0 else "yellow")
+        line.add(f" ({event.cause})", "dim")
+        return line.text()
+    when = clock(event.wall_ns)
+    if isinstance(event, model.Gap):
+        return Text(
+            f"GAP at {when}: {event.records_lost} records ({size_text(event.bytes_lost)}, seq "
+            f"{event.first_seq}-{event.last_seq}) are missing from the recording: {event.reason}",
+            GAP_STYLE,
+        )
+    if isinstance(event, model.Note):
+        style = {model.NoteLevel.ERROR: "bold red", model.NoteLevel.WARNING: "yellow"}.get(event.level, "dim")
+        return Text(f"#{event.seq:<5} {when} {event.level.upper()}: {event.text}", style)
+    if isinstance(event, model.CaptureStarted):
+        return Text(
+            f"#{event.seq:<5} {when} capture started: {', '.join(event.listen)} -> {event.upstream} "
+            f"(pid {event.pid})",
+            "dim",
+        )
+    if isinstance(event, model.CaptureStopped):
+        lost = event.records_lost
+        text = f"#{event.seq:<5} {when} capture stopped: {event.records_written} records written"
+        if lost:
+            return Text(f"{text}, {lost} LOST ({event.reason})", "bold red")
+        return Text(text, "dim")
+    return None
