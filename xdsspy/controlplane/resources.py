@@ -117,3 +117,15 @@ def listener(name: str, *, route_config_name: str, host: str = "127.0.0.1", port
     )
     network_filter.typed_config.Pack(manager)
     return result
+
+
+def listener_with_routes(name: str, *, cluster: str, host: str = "127.0.0.1", port: int = 0) -> Any:
+    """An HTTP listener with its routes inline, for clients with no RDS to ask (REST-only Envoys)."""
+    result = listener(name, route_config_name=f"{name}-routes", host=host, port=port)
+    typed = result.filter_chains[0].filters[0].typed_config
+    manager = hcm_pb2.HttpConnectionManager()
+    typed.Unpack(manager)
+    manager.ClearField("rds")
+    manager.route_config.CopyFrom(route_configuration(f"{name}-routes", cluster=cluster))
+    typed.Pack(manager)
+    return result

@@ -19,5 +19,9 @@ def print_events(events: Iterable[model.Event], out: TextIO, *, force_terminal: 
     """Print each event's line as soon as it is read: live output is never held back for batching."""
     printer = show.Printer(show.console_for(out, force_terminal=force_terminal), batch=1)
     view = show.Show()
-    for event in events:
-        printer.add(view.feed(event))
+    try:
+        for event in events:
+            printer.add(view.feed(event))
+    finally:
+        printer.add(view.finish())
+        printer.flush()

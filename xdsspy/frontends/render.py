@@ -40,6 +40,9 @@ VERDICT_LABELS = {
     V.UNKNOWN_NONCE: "NONCE?",
     V.PUSH: "PUSH",
     V.HEARTBEAT: "HEARTBEAT",
+    V.POLL: "POLL",
+    V.NOT_MODIFIED: "304",
+    V.HTTP_ERROR: "HTTP ERR",
     V.OTHER: "",
 }
 VERDICT_STYLES = {
@@ -52,6 +55,9 @@ VERDICT_STYLES = {
     V.RECONNECT: "cyan",
     V.SUBSCRIPTION: "cyan",
     V.UNKNOWN_NONCE: "magenta",
+    V.POLL: "dim",
+    V.NOT_MODIFIED: "dim",
+    V.HTTP_ERROR: "bold red",
 }
 GAP_STYLE = "bold white on red"
 ERROR_WIDTH = 300
@@ -233,7 +239,11 @@ def _details(verdict: protocol.Verdict, answered: tracker.Step | None) -> _Parts
         if verdict.latency_ms is not None:
             out.add(f" in {latency_text(verdict.latency_ms)}")
     if kind == V.NACK:
-        error = one_line(verdict.error) or "(no error_detail: version not taken)"
+        error = one_line(verdict.error) or (
+            "(REST: the next poll kept the old version)"
+            if verdict.rule.startswith("REST")
+            else "(no error_detail: version not taken)"
+        )
         out.add(": " if out else "")
         out.add(shorten(error, ERROR_WIDTH) if len(error) > ERROR_WIDTH else error, "red")
         push = answered.verdict if answered is not None else None
@@ -242,6 +252,8 @@ def _details(verdict: protocol.Verdict, answered: tracker.Step | None) -> _Parts
             out.add(f" — rejected: {names_text(names)}", "bold red")
     elif kind == V.UNKNOWN_NONCE:
         out.add("its nonce was never sent on this stream", "magenta")
+    elif kind in (V.NOT_MODIFIED, V.HTTP_ERROR):
+        out.add(verdict.rule, "dim" if kind == V.NOT_MODIFIED else "red")
     subscriptions = []
     if verdict.wildcard and kind in (V.INITIAL, V.RECONNECT, V.SUBSCRIPTION):  # not on every ACK
         subscriptions.append(f"wildcard ({verdict.wildcard})")
@@ -282,9 +294,9 @@ def message_line(
     if details:
         line.add(" ")
         line.extend(details)
-    if env.problem:
+    if env.problem and verdict.kind not in (V.NOT_MODIFIED, V.HTTP_ERROR):
         line.add(f"  ⚠ {one_line(env.problem)}", "yellow")
-    if verdict.kind == V.HEARTBEAT:
+    if verdict.kind in (V.HEARTBEAT, V.NOT_MODIFIED, V.POLL):
         return line.text("dim")
     return line.text()
 
@@ -360,3 +372,12 @@ def event_line(event: model.Event, node: str = "", columns: Columns | None = Non
             return Text(f"{text}, {lost} LOST ({event.reason})", "bold red")
         return Text(text, "dim")
     return None
+
+
+def quiet_polls_line(node: str, type_url: str, count: int, first_ns: int, last_ns: int) -> Text:
+    """The one line that stands for a run of REST polls answered 304 Not Modified."""
+    line = _Parts()
+    line.add(f"       ⋯ {short_node(node)} {short_type(type_url)}: ", "dim")
+    line.add(f"{count} more poll(s) answered 304 Not Modified", "dim")
+    line.add(f" ({clock(first_ns)} – {clock(last_ns)})", "dim")
+    return line.text()

@@ -97,6 +97,10 @@ class Show:
         self.nodes_seen: set[str] = set()
         self.types_seen: set[str] = set()
         self.messages_shown = 0
+        # REST: runs of 304 polls per (node, type) collapse to one line; poll streams' open and
+        # close lines are left out (the request and answer lines say it all) unless the close failed.
+        self._quiet: dict[tuple[str, str], list[int]] = {}  # -> [count, first wall_ns, last wall_ns]
+        self._rest_streams: set[tuple[int, int]] = set()
 
     def feed(self, event: model.Event) -> list[Text]:
         step, _ = self._tracker.apply(event)
@@ -104,10 +108,17 @@ class Show:
         if isinstance(event, model.MessageSeen):
             return self._message(step, key)
         if isinstance(event, model.StreamOpened):
+            if event.transport == model.Transport.REST:
+                self._rest_streams.add(key)
+                return []
             if self.filter.active:
                 self._opens[key] = event
                 return []
         elif isinstance(event, model.StreamClosed):
+            if key in self._rest_streams:
+                self._rest_streams.discard(key)
+                if event.cause == model.CloseCause.UPSTREAM or self.filter.nacks:
+                    return []
             self._responses.pop(key, None)
             self._opens.pop(key, None)
             shown = key in self._shown_streams
@@ -141,7 +152,22 @@ class Show:
                     answered = kept_responses.get(verdict.answers_seq)
         if not self._accepts(step, type_url):
             return []
-        lines = []
+        lines: list[Text] = []
+        if verdict is not None and key in self._rest_streams and not self.filter.nacks:
+            quiet = (step.node, verdict.type_url)
+            run = self._quiet.get(quiet)
+            if verdict.kind in (V.POLL, V.NOT_MODIFIED) and run is not None:
+                run[0] += verdict.kind == V.NOT_MODIFIED
+                run[2] = step.wall_ns
+                if not run[1]:
+                    run[1] = step.wall_ns
+                return []
+            if verdict.kind == V.NOT_MODIFIED:
+                self._quiet[quiet] = [0, 0, 0]  # this 304 shows; the ones after it collapse
+            elif run is not None:
+                del self._quiet[quiet]
+                if run[0]:
+                    lines.append(render.quiet_polls_line(step.node, verdict.type_url, run[0], run[1], run[2]))
         opened = self._opens.pop(key, None)
         if opened is not None and not self.filter.nacks:
             line = render.event_line(opened, step.node, self.columns)
@@ -161,6 +187,15 @@ class Show:
         if self._matches_type is not None and not (type_url and self._matches_type(type_url)):
             return False
         return self.filter.node_matches(step.node)
+
+    def finish(self) -> list[Text]:
+        """Lines still owed at the end: the runs of 304 polls not yet summed up."""
+        lines = []
+        for (node, type_url), (count, first, last) in self._quiet.items():
+            if count:
+                lines.append(render.quiet_polls_line(node, type_url, count, first, last))
+        self._quiet.clear()
+        return lines
 
     def unmatched(self) -> list[str]:
         """Why nothing was shown, when a filter matched no message: what there was instead."""
@@ -244,6 +279,7 @@ def show_file(
         except KeyboardInterrupt:
             code = 130
         finally:
+            printer.add(view.finish())
             printer.flush()
         for problem in reader.problems:
             print(f"xdsspy: {path}: {problem}", file=err)

@@ -42,6 +42,9 @@ class VerdictKind(enum.StrEnum):
     UNKNOWN_NONCE = "unknown_nonce"  # echoes a nonce this stream never carried
     PUSH = "push"
     HEARTBEAT = "heartbeat"  # TTL refresh: no resource changed
+    POLL = "poll"  # REST: a poll with nothing served since the last one
+    NOT_MODIFIED = "not_modified"  # REST: HTTP 304
+    HTTP_ERROR = "http_error"  # REST: an answer other than 200/304, or a body that is no DiscoveryResponse
     OTHER = "other"  # not an xDS discovery message (LRS, CSDS, HDS, unknown methods)
 
 

@@ -23,6 +23,7 @@ from xdsspy.decode import discovery
 from xdsspy.decode import envelope
 from xdsspy.decode import nodes
 from xdsspy.state import protocol
+from xdsspy.state import rest
 
 
 class Status(enum.StrEnum):
@@ -116,6 +117,10 @@ class Tracker:
         self._streams: dict[tuple[int, int], protocol.StreamProtocol] = {}
         self._pending: dict[tuple[int, int, str], _Pending] = {}
         self._shared: set[int] = set()  # ids of maps a checkpoint holds: copy before changing
+        self._rest = rest.RestProtocol()
+        self._rest_pending: dict[rest.PollKey, _Pending] = {}
+        self._rest_polls: dict[tuple[int, int], tuple[str, ...]] = {}  # stream -> names it polled for
+        self._http_status: dict[tuple[int, int], int] = {}
 
     # -- checkpoints (copy on write) ----------------------------------------------------------
 
@@ -154,9 +159,12 @@ class Tracker:
             decoded = discovery.decode(event.method, event.direction, event.raw)
             decoded = self._nodes.observe(key, decoded)
             node = decoded.node.id if decoded.node else unknown_node(event.connection)
-            stream = self._streams.setdefault(key, protocol.StreamProtocol())
-            verdict = stream.observe(event.seq, event.monotonic_ns, decoded)
-            changes = self._fold(event, decoded, verdict, node)
+            if decoded.method.rest:
+                verdict, changes = self._rest_poll(event, decoded, node)
+            else:
+                stream = self._streams.setdefault(key, protocol.StreamProtocol())
+                verdict = stream.observe(event.seq, event.monotonic_ns, decoded)
+                changes = self._fold(event, decoded, verdict, node)
             step = Step(
                 **common,  # type: ignore[arg-type]
                 method=event.method,
@@ -171,7 +179,11 @@ class Tracker:
         node = node_info.id if node_info else ""
         text = ""
         method = getattr(event, "method", "")
+        if isinstance(event, model.ResponseHeadersSeen) and event.http_status:
+            self._http_status[key] = event.http_status
         if isinstance(event, model.StreamClosed):
+            self._http_status.pop(key, None)
+            self._rest_polls.pop(key, None)
             self._streams.pop(key, None)
             self._nodes.forget(key)
             self._pending = {k: v for k, v in self._pending.items() if k[:2] != key}
@@ -212,6 +224,36 @@ class Tracker:
         if kind == protocol.VerdictKind.NACK:
             return self._reject(pending, verdict.error)
         return self._accept(pending)
+
+    def _rest_poll(
+        self, event: model.MessageSeen, decoded: envelope.Envelope, node: str
+    ) -> tuple[protocol.Verdict, list[Change]]:
+        """A REST poll's request or answer: verdicts by version (REST has no nonce), then the fold."""
+        key = (event.connection, event.stream)
+        if event.direction == model.Direction.REQUEST:
+            self._rest_polls[key] = decoded.resource_names
+            series = self._rest.key(node, decoded, decoded.resource_names)
+            verdict = self._rest.request(series, event.seq, event.monotonic_ns, decoded)
+            pending = self._rest_pending.pop(series, None) if verdict.answers_seq is not None else None
+            if pending is None:
+                return verdict, []
+            if verdict.kind == protocol.VerdictKind.NACK:
+                return verdict, self._reject(pending, "REST: the next poll kept the old version_info")
+            return verdict, self._accept(pending)
+        series = self._rest.key(node, decoded, self._rest_polls.get(key, ()))
+        status = self._http_status.get(key, 200)
+        verdict = self._rest.response(series, event.seq, event.monotonic_ns, decoded, status)
+        if verdict.kind == protocol.VerdictKind.PUSH:
+            self._rest_pending[series] = _Pending(
+                type_url=verdict.type_url,
+                node=node,
+                seq=event.seq,
+                version=decoded.version,
+                entries=tuple(e for e in decoded.resources if not e.heartbeat),
+                removed=verdict.removed,
+                replace_all=verdict.type_url in protocol.FULL_STATE_TYPES,
+            )
+        return verdict, []
 
     def _accept(self, pending: _Pending) -> list[Change]:
         accepted = self._map(self.accepted, pending.node, pending.type_url)

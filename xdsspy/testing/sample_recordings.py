@@ -18,16 +18,21 @@ import tempfile
 
 from xdsspy import addresses
 from xdsspy.controlplane import resources as res
+from xdsspy.controlplane import rest as rest_cp
 from xdsspy.controlplane import server
 from xdsspy.harness import bootstrap
 from xdsspy.harness import envoy
 from xdsspy.harness import proxy
+from xdsspy.harness import rest
+from xdsspy.testing import processes
 
 RECORDINGS = pathlib.Path(__file__).resolve().parents[2] / "recordings"
 SCENARIOS = {
     "sotw-nack.xdsspy": bootstrap.ApiType.SOTW,
     "delta-nack.xdsspy": bootstrap.ApiType.DELTA,
 }
+REST_SCENARIO = "rest-reject.xdsspy"
+CDS_PATH = "/v3/discovery:clusters"
 
 
 def _serve(
@@ -79,6 +84,51 @@ def record(path: pathlib.Path, api_type: bootstrap.ApiType, workdir: pathlib.Pat
                     cp.wait_for_nack(type_url, v, timeout=30, node_id=node, after=mark)
 
 
+def record_rest(path: pathlib.Path, workdir: pathlib.Path) -> None:
+    """Envoy polling CDS and LDS over REST (api_type REST): 304s, an update, and a rejected cluster.
+
+    REST has no NACK: the rejection shows only as the next poll still carrying
+    the old version_info, which is what xdsspy's REST verdicts infer.
+    """
+    listen = envoy.free_port()
+    with rest_cp.RestControlPlane() as cp:
+        cp.set_resources(res.CLUSTER, [res.static_cluster("rest-a", [("127.0.0.1", 18080)])])
+        cp.set_resources(res.LISTENER, [res.listener_with_routes("rest-l1", cluster="rest-a")])
+        command = processes.xdsspy_command(
+            "record", "--rest-listen", f"127.0.0.1:{listen}", "--rest-upstream", cp.url, "--record", str(path)
+        )
+        with processes.started(command, listen):
+            options = rest.RestBootstrapOptions(
+                server=addresses.parse(f"127.0.0.1:{listen}"), node_id="sample-rest", refresh_delay_s=0.5
+            )
+            with rest.RestEnvoy(options, workdir / "envoy"):
+                cp.wait_for_poll(lambda p: p.path == CDS_PATH and p.status == 304, timeout=30)
+                mark = len(cp.polls)
+                two = cp.set_resources(
+                    res.CLUSTER,
+                    [res.static_cluster(n, [("127.0.0.1", 18080)]) for n in ("rest-a", "rest-b")],
+                )
+                cp.wait_for_poll(
+                    lambda p: p.path == CDS_PATH and p.version_info == two, after=mark, timeout=30
+                )
+                mark = len(cp.polls)
+                bad = cp.set_resources(
+                    res.CLUSTER,
+                    [
+                        res.static_cluster("rest-a", [("127.0.0.1", 18080)]),
+                        res.static_cluster("rest-bad", [("127.0.0.1", 18080)], connect_timeout_s=-1),
+                    ],
+                )
+                served = cp.wait_for_poll(
+                    lambda p: p.path == CDS_PATH and p.served_version == bad, after=mark, timeout=30
+                )
+                cp.wait_for_poll(
+                    lambda p: p.path == CDS_PATH and p.monotonic_ns > served.monotonic_ns,
+                    after=mark,
+                    timeout=30,
+                )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=pathlib.Path, default=RECORDINGS)
@@ -94,6 +144,12 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         print(f"wrote {args.out / name} ({(args.out / name).stat().st_size} bytes)")
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix="xdsspy-sample-"))
+    try:
+        record_rest(args.out / REST_SCENARIO, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"wrote {args.out / REST_SCENARIO} ({(args.out / REST_SCENARIO).stat().st_size} bytes)")
     return 0
 
 

@@ -6,6 +6,7 @@ import io
 import pathlib
 
 from xdsspy import model
+from xdsspy.decode import discovery
 from xdsspy.frontends import headless
 from xdsspy.record import reader
 from xdsspy.testing import factories as f
@@ -37,10 +38,16 @@ def test_messages_carry_type_version_nonce_and_verdict() -> None:
     out = io.StringIO()
     headless.print_events(reader.iter_events(RECORDINGS / "sotw-nack.xdsspy"), out)
     lines = out.getvalue().splitlines()
-    push = next(line for line in lines if line.startswith("#4 "))
-    assert "← Cluster" in push and " 1 " in push and "0ebb34-1" in push and " PUSH " in push
-    ack = next(line for line in lines if line.startswith("#6 "))
-    assert "→ Cluster" in ack and " ACK " in ack and "of #4" in ack
+    first = next(
+        e
+        for e in reader.iter_events(RECORDINGS / "sotw-nack.xdsspy")
+        if isinstance(e, model.MessageSeen) and e.direction == model.Direction.RESPONSE
+    )
+    nonce = discovery.decode(first.method, first.direction, first.raw).nonce
+    push = next(line for line in lines if line.startswith(f"#{first.seq} "))
+    assert "← Cluster" in push and " 1 " in push and nonce in push and " PUSH " in push
+    ack = next(line for line in lines if f"of #{first.seq} " in line)
+    assert "→ Cluster" in ack and " ACK " in ack
     nack = next(line for line in lines if " NACK " in line)
     assert "Invalid duration" in nack and "static-svc" in nack
     assert "capture stopped" in lines[-1]

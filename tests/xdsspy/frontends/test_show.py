@@ -179,3 +179,15 @@ def test_type_matcher() -> None:
     assert cds("type.googleapis.com/envoy.api.v2.Cluster") and cds("x/envoy.config.cluster.v3.Cluster")
     assert not show.type_matcher("Cluster")(EDS)
     assert show.type_matcher("eds")(EDS) and show.type_matcher("ClusterLoadAssignment")(EDS)
+
+
+def test_rest_polls_collapse_304_runs_and_show_the_inferred_rejection() -> None:
+    lines, err = _show("rest-reject.xdsspy")
+    assert err == ""
+    assert not any(" open " in line or " close " in line for line in lines), "poll streams are not noise"
+    summaries = [line for line in lines if "answered 304 Not Modified" in line]
+    assert summaries and all(re.search(r"\d+ more poll\(s\)", line) for line in summaries)
+    shown_304 = [line for line in lines if " 304 " in line and MESSAGE_LINE.match(line)]
+    assert len(shown_304) < 10, "runs of 304 collapse to their first poll plus one summary line"
+    nack = next(line for line in lines if " NACK " in line)
+    assert "REST: the next poll kept the old version" in nack and "rejected: rest-bad" in nack
