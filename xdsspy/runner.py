@@ -1,9 +1,11 @@
-"""The capture process: the forwarding loop, handing records to the recorder process, nothing else.
+"""The capture process: the forwarding loop and the recorder, nothing else.
 
-This process never decodes, compresses, writes files, prints per message or
-draws a UI: the recorder and the front ends run in processes of their own
-(front ends follow the recording as it grows), so no amount of work there can
-take the GIL away from forwarding.
+This process never decodes, prints per message or draws a UI: front ends run
+in processes of their own and follow the recording as it grows, so no amount
+of work there can take the GIL away from forwarding. The recorder is a thread
+that batches records into a few large GIL-releasing calls (the default: least
+CPU, which is what limits throughput on a small machine), or a process of its
+own fed over a socket (--recorder process). docs/performance.md has the figures.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class CaptureOptions:
     max_message_bytes: int = grpc_proxy.DEFAULT_MAX_MESSAGE_BYTES
     compression_level: int = 3
     max_buffer_bytes: int = 1 << 30
-    recorder: str = "process"  # or "thread": see docs/performance.md
+    recorder: str = "thread"  # or "process": see docs/performance.md
 
 
 class _Proxy(Protocol):

@@ -49,6 +49,7 @@ def _transport_options(max_message_bytes: int) -> list[tuple[str, Any]]:
         ("grpc.max_receive_message_length", limit),
         ("grpc.max_send_message_length", limit),
         ("grpc.max_metadata_size", 1 << 20),
+        ("grpc.http2.max_frame_size", 16777215),
     ]
 
 
