@@ -322,19 +322,20 @@ class RecordingWriter:
         cobj = self._compressor.compressobj(size=decoded_length)
         out: list[bytes] = []
         pending = bytearray()
+        # zstd reads the bytearray in place: no copy of the joined records before compressing.
         for chunk in chunks:
             if len(chunk) < _COALESCE_BELOW:
                 pending += chunk
                 if len(pending) >= _COALESCE_BELOW:
-                    out.append(cobj.compress(bytes(pending)))
+                    out.append(cobj.compress(pending))
                     pending.clear()
                 continue
             if pending:
-                out.append(cobj.compress(bytes(pending)))
+                out.append(cobj.compress(pending))
                 pending.clear()
             out.append(cobj.compress(chunk))
         if pending:
-            out.append(cobj.compress(bytes(pending)))
+            out.append(cobj.compress(pending))
         out.append(cobj.flush())
         return b"".join(out)
 
