@@ -14,7 +14,7 @@ COVERED_ELSEWHERE = {
     "errors.py": "exception declarations only; raised and matched throughout the suite",
     "model.py": "event dataclasses only; every record/capture test round-trips them",
     "capture/rest_exchange.py": "one poll's bookkeeping, driven end to end by capture/test_rest_proxy.py",
-    "capture/rest_upstream.py": "the upstream HTTP clients, driven by capture/test_rest_proxy.py (HTTP/1.1, h2c)",
+    "capture/rest_upstream.py": "the upstream HTTP clients, driven by capture/test_rest_proxy.py",
 }
 
 
