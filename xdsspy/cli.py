@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -300,9 +301,20 @@ def _proxy(args: argparse.Namespace) -> int:
         if reader is None:
             return capture.wait() or 2
         with reader:
-            headless.print_events(
-                reader.events(follow=True, should_stop=lambda: capture.poll() is not None), sys.stdout
-            )
+            try:
+                headless.print_events(
+                    reader.events(follow=True, should_stop=lambda: capture.poll() is not None), sys.stdout
+                )
+            except Exception:
+                # The front end is only a viewer: its failure must not stop Envoy's streams.
+                traceback.print_exc()
+                print(
+                    f"xdsspy: the front end failed (above); forwarding and recording to {record} go on. "
+                    "Stop with Ctrl-C.",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return _wait_for(capture)
             for problem in reader.problems:
                 print(f"xdsspy: {record}: {problem}", file=sys.stderr)
         return capture.wait()
@@ -314,6 +326,15 @@ def _proxy(args: argparse.Namespace) -> int:
             with contextlib.suppress(OSError):
                 os.remove(record)
                 os.rmdir(tmpdir)
+
+
+def _wait_for(capture: subprocess.Popen[bytes]) -> int:
+    """Wait for the capture process to end (a signal handler forwards Ctrl-C to it)."""
+    while True:
+        try:
+            return capture.wait()
+        except KeyboardInterrupt:
+            continue
 
 
 def _open_when_written(path: str, capture: subprocess.Popen[bytes]) -> reader_types.RecordingReader | None:

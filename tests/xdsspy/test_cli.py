@@ -391,3 +391,54 @@ def test_capture_arguments_are_checked_before_anything_starts(args: tuple[str, .
         done = subprocess.run(processes.xdsspy_command(command, *args), capture_output=True, text=True)
         assert done.returncode == 2, done.stderr
         assert complaint in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_crashing_front_end_never_stops_forwarding(upstream: int, tmp_path: pathlib.Path) -> None:
+    """The proxy's front end fails on its first event: Envoy's streams and the recording go on."""
+    listen = processes.free_port()
+    path = tmp_path / "crash.xdsspy"
+    wrapper = (
+        "import sys\n"
+        "from xdsspy import cli\n"
+        "from xdsspy.frontends import headless\n"
+        "def broken(events, out, **kw):\n"
+        "    next(iter(events))\n"
+        "    raise RuntimeError('renderer bug')\n"
+        "headless.print_events = broken\n"
+        "sys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    proxy = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            wrapper,
+            "proxy",
+            "--headless",
+            "--listen",
+            f"127.0.0.1:{listen}",
+            "--upstream",
+            f"127.0.0.1:{upstream}",
+            "--record",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        processes.wait_for_port(listen, proxy)  # type: ignore[arg-type]
+        time.sleep(0.5)  # the front end has read the first event and failed by now
+
+        async def call() -> bytes:
+            async with raw_peers_channel(listen) as channel:
+                return await channel.unary_unary("/x.Y/Z")(b"still here", timeout=10)  # type: ignore[no-any-return]
+
+        assert asyncio.run(call()) == b"still here"
+        assert proxy.poll() is None
+    finally:
+        processes.stop(proxy, signal.SIGINT)  # type: ignore[arg-type]
+    _, err = proxy.communicate()
+    assert "renderer bug" in err and "forwarding and recording" in err
+    events = list(reader.iter_events(path))
+    assert any(isinstance(e, model.MessageSeen) and e.raw == b"still here" for e in events)
+    assert isinstance(events[-1], model.CaptureStopped)
