@@ -268,15 +268,7 @@ class Tracker:
             if accepted.pop(name, None) is not None:
                 changes.append(Change("accepted", pending.node, pending.type_url, name, None))
         for entry in pending.entries:
-            state = ResourceState(
-                name=entry.name,
-                type_url=pending.type_url,
-                version=entry.version or pending.version,
-                digest=entry.digest,
-                status=Status.ACKED,
-                seq=pending.seq,
-                entry=entry,
-            )
+            state = _state(pending, entry, Status.ACKED)
             previous = accepted.get(entry.name)
             # As in Envoy's /config_dump, a resource resent unchanged keeps the version that brought it.
             if previous is None or previous.digest != state.digest:
@@ -296,16 +288,23 @@ class Tracker:
             held = accepted.get(entry.name)
             if held is not None and held.digest == entry.digest:
                 continue
-            state = ResourceState(
-                name=entry.name,
-                type_url=pending.type_url,
-                version=entry.version or pending.version,
-                digest=entry.digest,
-                status=Status.NACKED,
-                seq=pending.seq,
-                entry=entry,
-                error=error,
-            )
+            state = _state(pending, entry, Status.NACKED, error)
             rejected[entry.name] = state
             changes.append(Change("rejected", pending.node, pending.type_url, entry.name, state))
         return changes
+
+
+def _state(
+    pending: _Pending, entry: envelope.ResourceEntry, status: Status, error: str = ""
+) -> ResourceState:
+    """One resource of a pending push, as Envoy now holds (or rejected) it."""
+    return ResourceState(
+        name=entry.name,
+        type_url=pending.type_url,
+        version=entry.version or pending.version,
+        digest=entry.digest,
+        status=status,
+        seq=pending.seq,
+        entry=entry,
+        error=error,
+    )
