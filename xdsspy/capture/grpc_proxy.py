@@ -205,7 +205,9 @@ class GrpcProxy:
                         )
                     )
                     await context.send_initial_metadata(headers)
-                queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=4)
+                # One message read ahead while the current one goes to Envoy: the overlap without
+                # holding several 100 MB pushes per stream in memory.
+                queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=1)
                 reader = aio.spawn(_read_into(call, queue), name=f"stream {stream} upstream reader")
                 try:
                     while (response := await queue.get()) is not None:
