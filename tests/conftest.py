@@ -1,4 +1,4 @@
-"""Fixtures for harness tests: the envoy binary (or a skip saying why there is none)."""
+"""Fixtures shared by every test folder: the envoy binary (or a skip saying why there is none)."""
 
 from __future__ import annotations
 
