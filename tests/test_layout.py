@@ -13,8 +13,6 @@ PACKAGE = ROOT / "xdsspy"
 COVERED_ELSEWHERE = {
     "errors.py": "exception declarations only; raised and matched throughout the suite",
     "model.py": "event dataclasses only; every record/capture test round-trips them",
-    "capture/rest_exchange.py": "one poll's bookkeeping, driven end to end by capture/test_rest_proxy.py",
-    "capture/rest_upstream.py": "the upstream HTTP clients, driven by capture/test_rest_proxy.py",
 }
 
 

@@ -83,7 +83,8 @@ def _add_capture_arguments(p: argparse.ArgumentParser) -> None:
         "--max-message-bytes",
         type=_size,
         default=1 << 30,
-        help="largest gRPC message or REST body passed in either direction (default 1G)",
+        help="largest gRPC message or REST body kept in the recording; larger ones are forwarded and"
+        " noted as left out (default 1G)",
     )
     p.add_argument(
         "--compression-level", type=int, default=3, help="zstd level of recording blocks (default 3)"

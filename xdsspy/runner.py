@@ -20,6 +20,8 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol
 
+import uvloop
+
 from xdsspy import model
 from xdsspy.addresses import Address
 from xdsspy.capture import grpc_proxy
@@ -135,7 +137,7 @@ async def run_capture(options: CaptureOptions) -> int:
             proxies.append(rest)
             bound = await _start(rest, options.rest_listen)
             listening += bound
-            upstreams.append(rest.upstream)
+            upstreams.append(str(rest.upstream))
             routes.append(f"{', '.join(bound)} -> {rest.upstream} (REST)")
     except Exception as e:
         _say(str(e))
@@ -187,4 +189,5 @@ async def _start(proxy: _Proxy, listen: tuple[Address, ...]) -> list[str]:
 
 def main(options: CaptureOptions) -> int:
     _keep_freed_memory()
-    return asyncio.run(run_capture(options))
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(run_capture(options))

@@ -23,6 +23,7 @@ import struct
 import subprocess
 import sys
 import time
+import typing
 from collections.abc import Callable
 
 from xdsspy import errors
@@ -120,8 +121,8 @@ class RecorderProcess:
             if recorder is not None:
                 recorder._connection_lost(exc)
 
-        transport, protocol = await loop.connect_accepted_socket(lambda: _Protocol(lost), ours)
-        assert isinstance(transport, asyncio.WriteTransport)
+        accepted, protocol = await loop.connect_accepted_socket(lambda: _Protocol(lost), ours)
+        transport = typing.cast(asyncio.WriteTransport, accepted)  # uvloop's are not subclasses
         # The socket buffer is our bounded buffer: asyncio holds what the kernel cannot take yet.
         transport.set_write_buffer_limits(high=max_pending_bytes)
         recorder = cls(child, transport, protocol, max_pending_bytes, on_problem)

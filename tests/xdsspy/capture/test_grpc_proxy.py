@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,16 +18,9 @@ from xdsspy import addresses
 from xdsspy import model
 from xdsspy.capture import grpc_proxy
 from xdsspy.capture import sink as sink_mod
+from xdsspy.testing.sinks import ListSink
 
 BIG = [("grpc.max_receive_message_length", 1 << 30), ("grpc.max_send_message_length", 1 << 30)]
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.events: list[model.Event] = []
-
-    def publish(self, event: model.Event) -> None:
-        self.events.append(event)
 
 
 class Upstream:
@@ -220,26 +214,42 @@ def test_method_the_upstream_does_not_know_gets_its_unimplemented() -> None:
 
 def test_upstream_down_gives_unavailable_and_the_proxy_keeps_running() -> None:
     async def scenario() -> None:
-        async with running(start_upstream=False) as (_, sink, target, server):
-            async with grpc.aio.insecure_channel(target) as channel:
-                call = channel.stream_stream("/test.Svc/Bidi")()
-                await call.write(b"x")
-                with pytest.raises(grpc.aio.AioRpcError) as info:
-                    await call.read()
-                assert info.value.code() == grpc.StatusCode.UNAVAILABLE
-            await _until(lambda: _closes(sink))
-            assert _closes(sink)[0].cause == model.CloseCause.UPSTREAM_UNAVAILABLE
-            await server.start()  # the control plane comes up: retried as Envoy would, a stream works
-            async with grpc.aio.insecure_channel(target) as channel:
-                reply = b""
-                for _ in range(100):
-                    try:
-                        reply = await channel.unary_unary("/test.Svc/Unary")(b"again", timeout=2)
-                        break
-                    except grpc.aio.AioRpcError as e:
-                        assert e.code() == grpc.StatusCode.UNAVAILABLE  # the upstream channel's backoff
-                        await asyncio.sleep(0.1)
-                assert reply == b"unary:again"
+        with socket.socket() as probe:  # a port nobody listens on: the control plane is down
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        sink = ListSink()
+        proxy = grpc_proxy.GrpcProxy(
+            grpc_proxy.ProxyOptions(upstream=addresses.parse(f"127.0.0.1:{port}")), sink, sink_mod.Stamper()
+        )
+        target = (await proxy.start([addresses.parse("127.0.0.1:0")]))[0]
+        async with grpc.aio.insecure_channel(target) as channel:
+            call = channel.stream_stream("/test.Svc/Bidi")()
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await call.read()  # xdsspy answers as soon as the stream opens, as a down server would
+            assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert "unreachable: Connection refused" in (info.value.details() or "")
+        await _until(lambda: _closes(sink))
+        closed = _closes(sink)[0]
+        assert closed.cause == model.CloseCause.UPSTREAM_UNAVAILABLE and closed.code == 14
+        assert "unreachable: Connection refused" in closed.details
+        # The control plane comes up: Envoy's retry opens a new connection, which now reaches it.
+        upstream = Upstream()
+        server = grpc.aio.server(options=BIG)
+        server.add_generic_rpc_handlers((upstream.handlers(),))
+        server.add_insecure_port(f"127.0.0.1:{port}")
+        await server.start()
+        async with grpc.aio.insecure_channel(target) as channel:
+            reply = b""
+            for _ in range(100):
+                try:
+                    reply = await channel.unary_unary("/test.Svc/Unary")(b"again", timeout=2)
+                    break
+                except grpc.aio.AioRpcError as e:
+                    assert e.code() == grpc.StatusCode.UNAVAILABLE  # the client channel's backoff
+                    await asyncio.sleep(0.1)
+            assert reply == b"unary:again"
+        await proxy.stop(0.1)
+        await server.stop(0)
 
     asyncio.run(scenario())
 
@@ -274,7 +284,7 @@ def test_a_100_mb_message_passes_both_ways_byte_exact() -> None:
     asyncio.run(scenario())
 
 
-def test_message_over_the_configured_limit_fails_cleanly() -> None:
+def test_message_over_the_recording_limit_passes_and_the_recording_says_it_is_missing() -> None:
     async def scenario() -> None:
         upstream = Upstream()
         server = grpc.aio.server(options=BIG)
@@ -289,10 +299,15 @@ def test_message_over_the_configured_limit_fails_cleanly() -> None:
         )
         target = (await proxy.start([addresses.parse("127.0.0.1:0")]))[0]
         async with grpc.aio.insecure_channel(target, options=BIG) as channel:
-            with pytest.raises(grpc.aio.AioRpcError) as info:
-                await channel.unary_unary("/test.Svc/Unary")(b"x" * 5000)
-            assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert await channel.unary_unary("/test.Svc/Unary")(b"x" * 5000) == b"unary:" + b"x" * 5000
             assert await channel.unary_unary("/test.Svc/Unary")(b"small") == b"unary:small"
+        await _until(lambda: len(_closes(sink)) == 2)
+        notes = [e.text for e in sink.events if isinstance(e, model.Note)]
+        assert any("request message of 5000 bytes was forwarded but not recorded" in n for n in notes), notes
+        assert any("response message of 5006 bytes was forwarded but not recorded" in n for n in notes), notes
+        assert _messages(sink, model.Direction.REQUEST) == [b"small"]
+        assert _messages(sink, model.Direction.RESPONSE) == [b"unary:small"]
+        assert [c.code for c in _closes(sink)] == [0, 0]
         await proxy.stop(0.1)
         await server.stop(0)
 

@@ -26,24 +26,11 @@ from xdsspy import model
 from xdsspy.capture import grpc_proxy
 from xdsspy.capture import rest_proxy
 from xdsspy.capture import sink as sink_mod
+from xdsspy.testing.sinks import ListSink
 
 CDS = "/v3/discovery:clusters"
 PROTOCOLS = ["http1", "h2c"]
 BODY = b'{"version_info":"1","resources":[],"type_url":"type.googleapis.com/envoy.config.cluster.v3.Cluster"}'
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.events: list[model.Event] = []
-
-    def publish(self, event: model.Event) -> None:
-        self.events.append(event)
-
-    def of(self, kind: type[Any]) -> list[Any]:
-        return [e for e in self.events if isinstance(e, kind)]
-
-    def messages(self, direction: model.Direction) -> list[bytes]:
-        return [e.raw for e in self.of(model.MessageSeen) if e.direction == direction]
 
 
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes | Callable[[], AsyncIterator[bytes]]]
@@ -132,13 +119,21 @@ async def serving(app: Any, port: int = 0, certs: tuple[str, str] | None = None)
 
 @contextlib.asynccontextmanager
 async def running(
-    *, upstream_up: bool = True, **options: Any
+    *,
+    upstream_up: bool = True,
+    sink: ListSink | None = None,
+    stamper: sink_mod.Stamper | None = None,
+    ids: sink_mod.Ids | None = None,
+    **options: Any,
 ) -> AsyncIterator[tuple[Upstream, ListSink, str, rest_proxy.RestProxy]]:
     upstream = Upstream()
     port = free_port()
-    sink = ListSink()
+    sink = sink or ListSink()
     proxy = rest_proxy.RestProxy(
-        rest_proxy.RestProxyOptions(upstream=f"http://127.0.0.1:{port}", **options), sink, sink_mod.Stamper()
+        rest_proxy.RestProxyOptions(upstream=f"http://127.0.0.1:{port}", **options),
+        sink,
+        stamper or sink_mod.Stamper(),
+        ids,
     )
     url = (await proxy.start([addresses.parse("127.0.0.1:0")]))[0]
     try:
@@ -289,13 +284,20 @@ def test_upstream_down_gives_503_then_polls_work_once_it_is_up(protocol: str) ->
     async def scenario() -> None:
         async with running(upstream_up=False) as (upstream, sink, url, proxy), client(protocol) as http:
             reply = await http.post(url + CDS, content=b"{}")
-            assert reply.status_code == 503 and b"unavailable" in reply.content
+            assert reply.status_code == 503 and b"unreachable: Connection refused" in reply.content
             await until(closed(sink))
-            assert [type(e).__name__ for e in sink.events] == ["StreamOpened", "MessageSeen", "StreamClosed"]
+            assert [type(e).__name__ for e in sink.events if not isinstance(e, model.Note)] == [
+                "StreamOpened",
+                "MessageSeen",
+                "ResponseHeadersSeen",
+                "MessageSeen",
+                "StreamClosed",
+            ]
+            assert sink.messages(model.Direction.RESPONSE) == [reply.content]  # what Envoy got
             close = sink.of(model.StreamClosed)[0]
             assert close.code == 14 and close.cause == model.CloseCause.UPSTREAM_UNAVAILABLE
-            assert close.details.startswith("HTTP 503 from xdsspy")
-            port = int(proxy.upstream.rsplit(":", 1)[1])
+            assert close.details.startswith("HTTP 503 from xdsspy: control plane")
+            port = int(str(proxy.upstream).rsplit(":", 1)[1])
             async with serving(upstream, port):
                 reply = await http.post(url + CDS, content=b"{}")
                 assert (reply.status_code, reply.content) == (200, BODY)
@@ -365,7 +367,9 @@ def test_other_paths_pass_through_unrecorded(protocol: str) -> None:
     asyncio.run(scenario())
 
 
-def test_hop_by_hop_headers_stop_at_the_proxy() -> None:
+def test_headers_pass_exactly_as_sent_hop_by_hop_ones_too() -> None:
+    """xdsspy relays the connection, it does not re-send requests: nothing is added, dropped or reordered."""
+
     async def scenario() -> None:
         async with running() as (upstream, _, url, _), client("http1") as http:
 
@@ -376,9 +380,9 @@ def test_hop_by_hop_headers_stop_at_the_proxy() -> None:
             reply = await http.post(
                 url + CDS, content=b"{}", headers={"connection": "keep-alive, x-secret", "x-secret": "s"}
             )
-            assert reply.headers["x-keep"] == "1" and "x-drop" not in reply.headers
+            assert reply.headers["x-keep"] == "1" and reply.headers["x-drop"] == "2"
             sent = dict(upstream.received[0].headers)
-            assert b"x-secret" not in sent and sent.get(b"connection") != b"keep-alive, x-secret"
+            assert sent[b"x-secret"] == b"s" and sent[b"connection"] == b"keep-alive, x-secret"
 
     asyncio.run(scenario())
 
@@ -435,32 +439,36 @@ def test_an_upstream_breaking_off_mid_body_is_named_and_the_part_kept() -> None:
                 await asyncio.wait_for(http.post(url + CDS, content=b"{}"), 10)
             await until(closed(sink))
             close = sink.of(model.StreamClosed)[0]
-            assert (close.code, close.cause) == (14, model.CloseCause.UPSTREAM_UNAVAILABLE)
-            assert "after 5000 body bytes" in close.details
+            assert (close.code, close.cause) == (14, model.CloseCause.UPSTREAM)
+            assert "the control plane closed the connection after 5000 body bytes" in close.details
             assert sink.messages(model.Direction.RESPONSE) == [b"a" * 5000]
 
     asyncio.run(scenario())
 
 
-def test_bodies_over_the_limit_are_refused_clearly() -> None:
+def test_bodies_over_the_recording_limit_pass_and_the_recording_says_so() -> None:
     async def scenario() -> None:
         async with running(max_body_bytes=1000) as (upstream, sink, url, _), client("http1") as http:
-            reply = await http.post(url + CDS, content=b"x" * 5000)
-            assert reply.status_code == 413 and not upstream.received
-            await until(closed(sink))
-            close = sink.of(model.StreamClosed)[0]
-            assert (close.code, close.cause) == (8, model.CloseCause.PROXY_ERROR)
 
             async def large(request: Received) -> Answer:
                 return 200, [(b"content-length", b"5000")], b"y" * 5000
 
             upstream.answer = large
-            reply = await http.post(url + CDS, content=b"{}")
-            assert reply.status_code == 502
+            reply = await http.post(url + CDS, content=b"x" * 5000)
+            assert (reply.status_code, reply.content) == (200, b"y" * 5000)
+            assert upstream.received[0].body == b"x" * 5000
+            await until(closed(sink))
+            notes = [e.text for e in sink.of(model.Note)]
+            assert any("request body of 5000 bytes was forwarded but not recorded" in n for n in notes)
+            close = sink.of(model.StreamClosed)[0]
+            assert (close.code, close.cause) == (8, model.CloseCause.UPSTREAM)
+            assert "5000-byte body was forwarded but not recorded" in close.details
+            assert sink.messages(model.Direction.REQUEST) == sink.messages(model.Direction.RESPONSE) == []
+            upstream.answer = upstream.default
+            reply = await http.post(url + "/v3/discovery:listeners", content=b"small")  # still recording
             await until(lambda: len(sink.of(model.StreamClosed)) == 2)
-            assert sink.of(model.StreamClosed)[1].code == 8
-            reply = await http.post(url + "/v3/discovery:listeners", content=b"small")  # still serving
-            assert reply.status_code == 502 and b"limit" in reply.content
+            assert sink.messages(model.Direction.REQUEST) == [b"small"]
+            assert sink.messages(model.Direction.RESPONSE) == [BODY]
 
     asyncio.run(scenario())
 
@@ -474,8 +482,7 @@ def test_connections_and_streams_get_ids_shared_with_the_grpc_proxy() -> None:
             grpc_proxy.ProxyOptions(upstream=addresses.parse(f"127.0.0.1:{free_port()}")), sink, stamper, ids
         )
         grpc_target = (await grpc_px.start([addresses.parse("127.0.0.1:0")]))[0]
-        async with running() as (_upstream, _, url, rest):
-            rest.sink, rest.stamper, rest._ids = sink, stamper, ids  # as the runner wires them
+        async with running(sink=sink, stamper=stamper, ids=ids) as (_upstream, _, url, _rest):
             for _ in range(2):
                 async with client("http1") as http:
                     await http.post(url + CDS, content=b"{}")
@@ -565,7 +572,7 @@ def test_unix_socket_listener() -> None:
                     reply = await http.post("http://xds/v3/discovery:clusters", content=b"{}")
                 assert reply.content == BODY
             await until(closed(sink))
-            assert sink.of(model.StreamOpened)[0].peer == "unix:"
+            assert sink.of(model.StreamOpened)[0].peer == f"unix:{path}"  # the socket Envoy connected to
         finally:
             await proxy.stop(0.2)
             with contextlib.suppress(FileNotFoundError):
@@ -626,21 +633,27 @@ def test_the_rest_proxy_loads_no_decoder_recorder_or_ui() -> None:
     assert bad == []
 
 
-def test_a_failure_of_xdsspy_costs_one_poll_not_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    from xdsspy.capture import rest_upstream
+def test_a_failure_of_xdsspy_stops_recording_that_connection_not_forwarding_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from xdsspy.capture import http1_observer
 
-    async def broken(*args: Any, **kwargs: Any) -> Any:
+    def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("a bug")
 
     async def scenario() -> None:
-        async with running() as (_, sink, url, _), client("http1") as http:
-            with monkeypatch.context() as patch:
-                patch.setattr(rest_upstream.Client, "send", broken)
-                reply = await http.post(url + CDS, content=b"{}")
-            assert reply.status_code == 502 and b"a bug" in reply.content
+        async with running() as (_, sink, url, _):
+            async with client("http1") as http:
+                with monkeypatch.context() as patch:
+                    patch.setattr(http1_observer.Http1Observer, "request_started", broken)
+                    assert (await http.post(url + CDS, content=b"{}")).content == BODY
+                assert (await http.post(url + CDS, content=b"{}")).content == BODY  # same connection
+            notes = [e.text for e in sink.of(model.Note)]
+            assert len(notes) == 1 and "a bug" in notes[0] and "still forwarded unchanged" in notes[0]
+            assert not sink.of(model.StreamOpened)
+            async with client("http1") as http:  # a new connection is recorded again
+                assert (await http.post(url + CDS, content=b"{}")).content == BODY
             await until(closed(sink))
-            close = sink.of(model.StreamClosed)[0]
-            assert (close.code, close.cause) == (13, model.CloseCause.PROXY_ERROR)
-            assert (await http.post(url + CDS, content=b"{}")).content == BODY
+            assert sink.messages(model.Direction.RESPONSE) == [BODY]
 
     asyncio.run(scenario())

@@ -1,0 +1,295 @@
+"""The byte relay against plain TCP peers: what goes in comes out, ends propagate, and who ended is known."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import socket
+import stat
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from xdsspy import addresses
+from xdsspy import model
+from xdsspy.capture import relay
+from xdsspy.capture import sink as sink_mod
+from xdsspy.capture.h2_observer import Side
+
+
+class SpyWatch:
+    """Counts what the relay shows a watcher."""
+
+    def __init__(self, connection: int, peer: str) -> None:
+        self.connection = connection
+        self.peer = peer
+        self.seen = {Side.DOWNSTREAM: hashlib.sha256(), Side.UPSTREAM: hashlib.sha256()}
+        self.ended: list[tuple[model.CloseCause, str]] = []
+        self.finished: list[tuple[model.CloseCause, str]] = []
+        self.unreachable = ""
+
+    def feed(self, side: Side, data: bytes) -> None:
+        self.seen[side].update(data)
+
+    def connection_ended(self, cause: model.CloseCause, details: str) -> None:
+        self.ended.append((cause, details))
+
+    def upstream_unreachable(self, details: str) -> None:
+        self.unreachable = details
+
+    def side_finished(self, cause: model.CloseCause, details: str) -> None:
+        self.finished.append((cause, details))
+
+
+class Peer:
+    """A control-plane stand-in that runs one handler per connection."""
+
+    def __init__(self) -> None:
+        self.handler: Any = self.echo
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def echo(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(1 << 16):
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    async def start(self) -> None:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError):
+                await self.handler(reader, writer)
+
+        self.server = await asyncio.start_server(handle, "127.0.0.1", self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+
+@contextlib.asynccontextmanager
+async def relaying(
+    listen: str = "127.0.0.1:0",
+) -> AsyncIterator[tuple[Peer, relay.Relay, list[SpyWatch], str]]:
+    peer = Peer()
+    await peer.start()
+    watches: list[SpyWatch] = []
+
+    def make_watch(connection: int, name: str) -> Any:
+        watches.append(SpyWatch(connection, name))
+        return watches[-1]
+
+    proxy = relay.Relay(relay.Upstream(addresses.parse(f"127.0.0.1:{peer.port}")), make_watch, sink_mod.Ids())
+    bound = (await proxy.start([addresses.parse(listen)]))[0]
+    try:
+        yield peer, proxy, watches, bound
+    finally:
+        await proxy.stop()
+        assert peer.server is not None
+        peer.server.close()
+
+
+async def _connect(bound: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    address = addresses.parse(bound)
+    if address.is_unix:
+        return await asyncio.open_unix_connection(address.unix_path)
+    return await asyncio.open_connection(address.host, address.port)
+
+
+async def _until(condition: Any, limit_s: float = 10.0) -> None:
+    for _ in range(int(limit_s / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
+def test_bytes_pass_unchanged_both_ways_and_the_watcher_sees_the_same() -> None:
+    async def scenario() -> None:
+        async with relaying() as (_, _, watches, bound):
+            reader, writer = await _connect(bound)
+            payload = os.urandom(20 << 20)
+
+            async def send() -> None:
+                for i in range(0, len(payload), 1 << 20):
+                    writer.write(payload[i : i + (1 << 20)])
+                    await writer.drain()
+                writer.write_eof()
+
+            sender = asyncio.get_running_loop().create_task(send())
+            received = bytearray()
+            while chunk := await reader.read(1 << 16):
+                received += chunk
+                if len(received) % (4 << 20) < (1 << 16):
+                    await asyncio.sleep(0.01)  # a slow reader: the relay must hold back, not drop
+            await sender
+            assert hashlib.sha256(received).digest() == hashlib.sha256(payload).digest()
+            digest = hashlib.sha256(payload).digest()
+            assert watches[0].seen[Side.DOWNSTREAM].digest() == digest
+            assert watches[0].seen[Side.UPSTREAM].digest() == digest
+            writer.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_half_close_passes_on_and_the_answer_still_comes_back() -> None:
+    async def scenario() -> None:
+        async with relaying() as (peer, _, watches, bound):
+
+            async def answer_after_eof(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                request = await reader.read()  # until Envoy's half-close arrives
+                writer.write(b"got " + request)
+                await writer.drain()
+                writer.close()
+
+            peer.handler = answer_after_eof
+            reader, writer = await _connect(bound)
+            writer.write(b"poll")
+            writer.write_eof()
+            assert await reader.read() == b"got poll"
+            writer.close()
+            await _until(lambda: watches[0].ended)
+            assert watches[0].finished == [(model.CloseCause.DOWNSTREAM, "Envoy closed the connection")]
+            assert watches[0].ended[0][0] == model.CloseCause.DOWNSTREAM  # Envoy stopped first
+
+    asyncio.run(scenario())
+
+
+def test_the_control_plane_closing_ends_envoys_connection_and_is_named() -> None:
+    async def scenario() -> None:
+        async with relaying() as (peer, _, watches, bound):
+
+            async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                await reader.read(1)
+                writer.write(b"bye")
+                writer.close()
+
+            peer.handler = hang_up
+            reader, writer = await _connect(bound)
+            writer.write(b"x")
+            assert await asyncio.wait_for(reader.read(), 10) == b"bye"  # the end reached Envoy
+            writer.close()  # and Envoy closes its side, as it does
+            await _until(lambda: watches[0].ended)
+            assert watches[0].ended == [
+                (model.CloseCause.UPSTREAM, "the control plane closed the connection")
+            ]
+
+    asyncio.run(scenario())
+
+
+def test_envoy_going_away_closes_the_upstream_connection() -> None:
+    async def scenario() -> None:
+        gone = asyncio.Event()
+        async with relaying() as (peer, _, watches, bound):
+
+            async def wait_for_eof(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                await reader.read()
+                gone.set()
+                writer.close()
+
+            peer.handler = wait_for_eof
+            _, writer = await _connect(bound)
+            writer.write(b"hello")
+            await writer.drain()
+            writer.transport.abort()
+            await asyncio.wait_for(gone.wait(), 10)
+            await _until(lambda: watches[0].ended)
+            assert watches[0].ended[0][0] == model.CloseCause.DOWNSTREAM
+
+    asyncio.run(scenario())
+
+
+def test_each_connection_is_its_own_with_its_own_id_and_peer_name() -> None:
+    async def scenario() -> None:
+        async with relaying() as (_, _, watches, bound):
+            pairs = [await _connect(bound) for _ in range(3)]
+            for i, (reader, writer) in enumerate(pairs):
+                writer.write(b"%d" % i)
+                assert await reader.read(1) == b"%d" % i
+            assert [w.connection for w in watches] == [1, 2, 3]
+            assert all(w.peer.startswith("ipv4:127.0.0.1:") for w in watches)
+            for _, writer in pairs:
+                writer.close()
+
+    asyncio.run(scenario())
+
+
+def test_an_unreachable_control_plane_is_answered_for_and_the_next_connection_tries_again() -> None:
+    async def scenario() -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        watches: list[SpyWatch] = []
+
+        def make_watch(connection: int, name: str) -> Any:
+            watches.append(SpyWatch(connection, name))
+            return watches[-1]
+
+        proxy = relay.Relay(relay.Upstream(addresses.parse(f"127.0.0.1:{port}")), make_watch, sink_mod.Ids())
+        bound = (await proxy.start([addresses.parse("127.0.0.1:0")]))[0]
+        reader, writer = await _connect(bound)
+        writer.write(b"POST /v3/discovery:clusters HTTP/1.1\r\ncontent-length: 2\r\n\r\n{}")
+        answer = await asyncio.wait_for(reader.read(), 10)  # answered, then closed
+        assert answer.startswith(b"HTTP/1.1 503 ") and b"unreachable: Connection refused" in answer
+        assert "unreachable: Connection refused" in watches[0].unreachable
+        await _until(lambda: watches[0].ended)
+        assert watches[0].ended[0][0] == model.CloseCause.UPSTREAM_UNAVAILABLE
+        writer.close()
+        peer = Peer()
+        peer.port = port
+        await peer.start()  # the control plane comes up
+        reader, writer = await _connect(bound)
+        writer.write(b"ping")
+        assert await asyncio.wait_for(reader.read(4), 10) == b"ping"
+        writer.close()
+        await proxy.stop()
+        assert peer.server is not None
+        peer.server.close()
+
+    asyncio.run(scenario())
+
+
+def test_stopping_closes_every_connection_as_a_shutdown() -> None:
+    async def scenario() -> None:
+        async with relaying() as (_, proxy, watches, bound):
+            reader, writer = await _connect(bound)
+            writer.write(b"x")
+            assert await reader.read(1) == b"x"
+            await proxy.stop()
+            assert await asyncio.wait_for(reader.read(), 10) == b""
+            assert watches[0].ended == [(model.CloseCause.PROXY_SHUTDOWN, "xdsspy is shutting down")]
+            writer.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_unix_socket_listener_is_private_and_replaces_a_stale_socket(tmp_path: Any) -> None:
+    path = str(tmp_path / "xds.sock")
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(path)  # left behind by an earlier run: nobody listens
+    stale.close()
+
+    async def scenario() -> None:
+        async with relaying(f"unix:{path}") as (_, _, watches, bound):
+            assert bound == f"unix:{path}"
+            assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+            reader, writer = await _connect(bound)
+            writer.write(b"uds")
+            assert await reader.read(3) == b"uds"
+            assert watches[0].peer == f"unix:{path}"
+            writer.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_unix_socket_someone_listens_on_is_not_taken_over(tmp_path: Any) -> None:
+    path = str(tmp_path / "busy.sock")
+
+    async def scenario() -> None:
+        other = await asyncio.start_unix_server(lambda r, w: None, path)
+        proxy = relay.Relay(relay.Upstream(addresses.parse("127.0.0.1:1")), lambda c, p: Any, sink_mod.Ids())
+        with pytest.raises(OSError, match="already listening"):
+            await proxy.start([addresses.parse(f"unix:{path}")])
+        other.close()
+
+    asyncio.run(scenario())

@@ -1,0 +1,116 @@
+"""gRPC's length-prefixed messages, reassembled from DATA pieces as they pass.
+
+Each message on the wire is a 1-byte compressed flag, a 4-byte big-endian
+length and the payload, cut into DATA frames however the sender liked. The
+assembler keeps the pieces (slices of the socket's chunks) and joins them once
+per message. A message over the recording limit is skipped, not kept: it was
+forwarded whole anyway, and the caller says so in the recording.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import gzip
+import zlib
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Message:
+    payload: bytes
+    compressed: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Skipped:
+    """A message over the limit: forwarded, not recorded."""
+
+    size: int
+
+
+class Assembler:
+    """One direction of one stream."""
+
+    def __init__(self, max_message_bytes: int) -> None:
+        self._max = max_message_bytes
+        self._parts: collections.deque[memoryview] = collections.deque()
+        self._have = 0
+        self._need = -1  # payload length of the message being read; -1 while reading the prefix
+        self._compressed = False
+        self._skipping = 0  # bytes of an oversized message still to pass
+
+    @property
+    def partial_bytes(self) -> int:
+        """Bytes of an incomplete message (the tail of a stream that ended mid-message)."""
+        return self._have + (5 if self._need >= 0 else 0)
+
+    def feed(self, piece: memoryview) -> list[Message | Skipped]:
+        out: list[Message | Skipped] = []
+        if self._skipping:
+            if len(piece) <= self._skipping:
+                self._skipping -= len(piece)
+                return out
+            piece = piece[self._skipping :]
+            self._skipping = 0
+        self._parts.append(piece)
+        self._have += len(piece)
+        while True:
+            if self._need < 0:
+                if self._have < 5:
+                    return out
+                prefix = self._take(5)
+                self._compressed = prefix[0] == 1
+                self._need = int.from_bytes(prefix[1:5], "big")
+                if self._need > self._max:
+                    out.append(Skipped(self._need))
+                    drop = min(self._need, self._have)
+                    self._take(drop)
+                    self._skipping = self._need - drop
+                    self._need = -1
+                    if self._skipping:
+                        return out
+                    continue
+            if self._have < self._need:
+                return out
+            out.append(Message(self._take(self._need), self._compressed))
+            self._need = -1
+
+    def _take(self, n: int) -> bytes:
+        """The next n buffered bytes, joined (one copy)."""
+        if n == 0:
+            return b""
+        parts = self._parts
+        first = parts[0]
+        if len(first) >= n:
+            taken = bytes(first[:n])
+            if len(first) == n:
+                parts.popleft()
+            else:
+                parts[0] = first[n:]
+        else:
+            chosen: list[memoryview] = []
+            left = n
+            while left:
+                part = parts[0]
+                if len(part) <= left:
+                    chosen.append(part)
+                    parts.popleft()
+                    left -= len(part)
+                else:
+                    chosen.append(part[:left])
+                    parts[0] = part[left:]
+                    left = 0
+            taken = b"".join(chosen)
+        self._have -= n
+        return taken
+
+
+def decompress(payload: bytes, encoding: str) -> bytes:
+    """A compressed message's payload as the receiver reads it; raises ValueError for an unknown encoding."""
+    if encoding == "gzip":
+        return gzip.decompress(payload)
+    if encoding == "deflate":
+        return zlib.decompress(payload)
+    if encoding in ("", "identity"):
+        return payload
+    raise ValueError(f"unknown grpc-encoding {encoding!r}")

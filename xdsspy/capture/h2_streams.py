@@ -1,0 +1,411 @@
+"""The streams of one observed HTTP/2 connection, published as xdsspy events.
+
+gRPC streams (content-type application/grpc) become StreamOpened, one
+MessageSeen per message each way, ResponseHeadersSeen and StreamClosed with
+the status from the trailers, as a gRPC proxy would have seen them. Discovery
+polls over h2c (REST, `/v3/discovery:*`) become the same events a poll over
+HTTP/1.1 does (see rest_events). Other streams pass unrecorded.
+
+Only what the peers said is recorded: when a stream ends without trailers
+(a reset, a lost connection), StreamClosed says who ended it and how.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import urllib.parse
+import zlib
+
+from xdsspy import model
+from xdsspy.capture import grpc_messages
+from xdsspy.capture import rest_events
+from xdsspy.capture import sink as sink_mod
+from xdsspy.capture.h2_observer import Headers
+from xdsspy.capture.h2_observer import Side
+
+# gRPC status codes used when a stream ends without a grpc-status of its own.
+OK = 0
+CANCELLED = 1
+UNKNOWN = 2
+INTERNAL = 13
+UNAVAILABLE = 14
+
+# HTTP/2 RST_STREAM error codes, and what a gRPC client reports for each (gRPC's HTTP/2 spec).
+_RESET_AS_STATUS = {0x0: INTERNAL, 0x7: UNAVAILABLE, 0x8: CANCELLED, 0xB: 8, 0xC: 7}
+# HTTP status of a response without grpc-status, as gRPC clients map it.
+_HTTP_AS_STATUS = {
+    400: INTERNAL,
+    401: 16,
+    403: 7,
+    404: 12,
+    429: UNAVAILABLE,
+    502: UNAVAILABLE,
+    503: UNAVAILABLE,
+    504: UNAVAILABLE,
+}
+_TIMEOUT_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
+
+
+@dataclasses.dataclass(slots=True)
+class _GrpcStream:
+    ident: int
+    method: str
+    request_encoding: str
+    requests: grpc_messages.Assembler
+    responses: grpc_messages.Assembler
+    response_encoding: str = ""
+    http_status: int = 0
+    answered: bool = False  # response headers seen
+
+
+@dataclasses.dataclass(slots=True)
+class _Ignored:
+    """A stream that is neither gRPC nor a poll: forwarded, not recorded."""
+
+
+class StreamPublisher:
+    """An h2_observer Listener that publishes the connection's gRPC streams and polls."""
+
+    def __init__(
+        self,
+        *,
+        connection: int,
+        peer: str,
+        sink: sink_mod.Sink,
+        stamper: sink_mod.Stamper,
+        ids: sink_mod.Ids,
+        max_message_bytes: int,
+    ) -> None:
+        self.connection = connection
+        self.peer = peer
+        self._sink = sink
+        self._stamper = stamper
+        self._ids = ids
+        self._max = max_message_bytes
+        self._streams: dict[int, _GrpcStream | rest_events.Poll | _Ignored] = {}
+        self.upstream_unreachable = ""  # set when xdsspy answers for a control plane it could not reach
+
+    # -- Listener -------------------------------------------------------------------------
+
+    def on_headers(self, side: Side, stream_id: int, headers: Headers, end_stream: bool) -> None:
+        stream = self._streams.get(stream_id)
+        if side is Side.DOWNSTREAM:
+            if stream is None:
+                stream = self._open(stream_id, headers)
+            if end_stream:
+                self.on_end_stream(side, stream_id)
+            return
+        if stream is None or isinstance(stream, _Ignored):
+            if end_stream:
+                self._streams.pop(stream_id, None)  # an unrecorded stream is over: forget it
+            return
+        if isinstance(stream, rest_events.Poll):
+            if not stream.answered:
+                status = _int(_value(headers, b":status"))
+                if status >= 200:  # 1xx answers are interim
+                    stream.unreachable = self.upstream_unreachable
+                    stream.answer(status, _regular(headers))
+            if end_stream:
+                self._finish_poll(stream_id, stream)
+            return
+        if not stream.answered and not end_stream:
+            stream.answered = True
+            stream.http_status = _int(_value(headers, b":status"))
+            stream.response_encoding = _value(headers, b"grpc-encoding").decode("latin-1")
+            self._publish(
+                model.ResponseHeadersSeen(
+                    **self._stamper.stamp(),
+                    connection=self.connection,
+                    stream=stream.ident,
+                    metadata=_metadata(headers),
+                    http_status=stream.http_status,
+                    method=stream.method,
+                )
+            )
+            return
+        if end_stream:
+            self._close_with_trailers(stream_id, stream, headers)
+
+    def on_data(self, side: Side, stream_id: int, piece: memoryview) -> None:
+        stream = self._streams.get(stream_id)
+        if stream is None or isinstance(stream, _Ignored):
+            return
+        if isinstance(stream, rest_events.Poll):
+            stream.body(side is Side.DOWNSTREAM, piece)
+            return
+        if side is Side.DOWNSTREAM:
+            found = stream.requests.feed(piece)
+            direction, encoding = model.Direction.REQUEST, stream.request_encoding
+        else:
+            found = stream.responses.feed(piece)
+            direction, encoding = model.Direction.RESPONSE, stream.response_encoding
+        for message in found:
+            self._message(stream, direction, encoding, message)
+
+    def on_end_stream(self, side: Side, stream_id: int) -> None:
+        stream = self._streams.get(stream_id)
+        if isinstance(stream, _Ignored) and side is Side.UPSTREAM:
+            self._streams.pop(stream_id, None)
+        elif isinstance(stream, rest_events.Poll):
+            if side is Side.DOWNSTREAM:
+                stream.request_done()
+            else:
+                self._finish_poll(stream_id, stream)
+        elif isinstance(stream, _GrpcStream) and side is Side.UPSTREAM:
+            # A gRPC server always ends with trailers; DATA with END_STREAM is a broken response.
+            code = _HTTP_AS_STATUS.get(stream.http_status, UNKNOWN)
+            self._close(
+                stream_id,
+                stream,
+                code,
+                "the control plane ended the stream without trailers",
+                (),
+                model.CloseCause.UPSTREAM,
+            )
+
+    def on_reset(self, side: Side, stream_id: int, error_code: int) -> None:
+        stream = self._streams.get(stream_id)
+        if stream is None or isinstance(stream, _Ignored):
+            self._streams.pop(stream_id, None)
+            return
+        who = "Envoy" if side is Side.DOWNSTREAM else "the control plane"
+        cause = model.CloseCause.DOWNSTREAM if side is Side.DOWNSTREAM else model.CloseCause.UPSTREAM
+        details = f"{who} reset the stream (HTTP/2 error code {error_code})"
+        if isinstance(stream, rest_events.Poll):
+            self._streams.pop(stream_id, None)
+            stream.abandon(CANCELLED if side is Side.DOWNSTREAM else UNAVAILABLE, details, cause)
+            return
+        code = CANCELLED if side is Side.DOWNSTREAM else _RESET_AS_STATUS.get(error_code, INTERNAL)
+        self._close(stream_id, stream, code, details, (), cause)
+
+    def on_goaway(self, side: Side, last_stream_id: int, error_code: int, debug: bytes) -> None:
+        who = "Envoy" if side is Side.DOWNSTREAM else "the control plane"
+        text = f"{who} sent GOAWAY (error code {error_code}, last stream {last_stream_id})"
+        if debug:
+            text += f": {debug.decode('utf-8', 'replace')}"
+        self._publish(
+            model.Note(
+                **self._stamper.stamp(), connection=self.connection, level=model.NoteLevel.INFO, text=text
+            )
+        )
+
+    # -- the connection ended -------------------------------------------------------------
+
+    def connection_ended(self, cause: model.CloseCause, details: str) -> None:
+        """Close every stream still open, saying why."""
+        for stream_id, stream in list(self._streams.items()):
+            if isinstance(stream, _Ignored):
+                continue
+            code = CANCELLED if cause is not model.CloseCause.UPSTREAM else UNAVAILABLE
+            if self.upstream_unreachable:
+                code, cause, details = (
+                    UNAVAILABLE,
+                    model.CloseCause.UPSTREAM_UNAVAILABLE,
+                    self.upstream_unreachable,
+                )
+            if isinstance(stream, rest_events.Poll):
+                stream.abandon(code, details, cause)
+                self._streams.pop(stream_id, None)
+            else:
+                self._close(stream_id, stream, code, details, (), cause)
+        self._streams.clear()
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _open(self, stream_id: int, headers: Headers) -> _GrpcStream | rest_events.Poll | _Ignored:
+        path = _value(headers, b":path")
+        content_type = _value(headers, b"content-type")
+        stream: _GrpcStream | rest_events.Poll | _Ignored
+        if content_type.startswith(b"application/grpc"):
+            method = path.decode("latin-1")
+            stream = _GrpcStream(
+                ident=self._ids.new_stream(),
+                method=method,
+                request_encoding=_value(headers, b"grpc-encoding").decode("latin-1"),
+                requests=grpc_messages.Assembler(self._max),
+                responses=grpc_messages.Assembler(self._max),
+            )
+            self._publish(
+                model.StreamOpened(
+                    **self._stamper.stamp(),
+                    connection=self.connection,
+                    stream=stream.ident,
+                    transport=model.Transport.GRPC,
+                    method=method,
+                    peer=self.peer,
+                    metadata=_metadata(headers),
+                    timeout_seconds=_timeout(_value(headers, b"grpc-timeout")),
+                )
+            )
+        elif rest_events.is_discovery_path(path):
+            stream = rest_events.Poll(
+                publish=self._publish,
+                stamper=self._stamper,
+                ids={"connection": self.connection, "stream": self._ids.new_stream()},
+                peer=self.peer,
+                target=path,
+                http_method=_value(headers, b":method").decode("latin-1"),
+                headers=_as_http1(headers),
+                max_body_bytes=self._max,
+            )
+            stream.open()
+        else:
+            stream = _Ignored()
+        self._streams[stream_id] = stream
+        return stream
+
+    def _message(
+        self,
+        stream: _GrpcStream,
+        direction: model.Direction,
+        encoding: str,
+        message: grpc_messages.Message | grpc_messages.Skipped,
+    ) -> None:
+        ids: model.StreamIds = {"connection": self.connection, "stream": stream.ident}
+        if isinstance(message, grpc_messages.Skipped):
+            self._note(
+                ids,
+                model.NoteLevel.WARNING,
+                f"a {direction.value} message of {message.size} bytes was forwarded but not recorded: "
+                f"over the limit of {self._max} bytes (--max-message-bytes)",
+            )
+            return
+        raw = message.payload
+        if message.compressed and encoding in ("", "identity"):
+            self._note(
+                ids,
+                model.NoteLevel.WARNING,
+                f"a {direction.value} message is flagged compressed but has no grpc-encoding; kept as sent",
+            )
+        elif message.compressed:
+            try:
+                raw = grpc_messages.decompress(raw, encoding)
+            except (ValueError, OSError, EOFError, zlib.error) as e:
+                self._note(
+                    ids,
+                    model.NoteLevel.WARNING,
+                    f"a compressed {direction.value} message could not be decompressed ({e});"
+                    " recorded as sent",
+                )
+        self._publish(
+            model.MessageSeen(
+                **self._stamper.stamp(), **ids, direction=direction, raw=raw, method=stream.method
+            )
+        )
+
+    def _close_with_trailers(self, stream_id: int, stream: _GrpcStream, headers: Headers) -> None:
+        status = _value(headers, b"grpc-status")
+        if status.isdigit():
+            code = int(status)
+            details = urllib.parse.unquote(
+                _value(headers, b"grpc-message").decode("latin-1"), errors="replace"
+            )
+        elif status:  # what a gRPC client makes of it: an unknown failure, not success
+            code = UNKNOWN
+            details = f"grpc-status {status.decode('latin-1')!r} is not a number"
+        else:
+            http = stream.http_status or _int(_value(headers, b":status"))
+            code = _HTTP_AS_STATUS.get(http, UNKNOWN)
+            details = f"no grpc-status in the trailers (HTTP status {http})"
+        trailers = tuple((k, v) for k, v in _metadata(headers) if k not in ("grpc-status", "grpc-message"))
+        cause = model.CloseCause.UPSTREAM
+        if self.upstream_unreachable:
+            cause = model.CloseCause.UPSTREAM_UNAVAILABLE
+        self._close(stream_id, stream, code, details, trailers, cause)
+
+    def _close(
+        self,
+        stream_id: int,
+        stream: _GrpcStream,
+        code: int,
+        details: str,
+        trailers: model.Metadata,
+        cause: model.CloseCause,
+    ) -> None:
+        self._streams.pop(stream_id, None)
+        ids: model.StreamIds = {"connection": self.connection, "stream": stream.ident}
+        for direction, assembler in (
+            (model.Direction.REQUEST, stream.requests),
+            (model.Direction.RESPONSE, stream.responses),
+        ):
+            if assembler.partial_bytes:
+                self._note(
+                    ids,
+                    model.NoteLevel.WARNING,
+                    f"the stream ended inside a {direction.value} message:"
+                    f" {assembler.partial_bytes} bytes of it passed",
+                )
+        self._publish(
+            model.StreamClosed(
+                **self._stamper.stamp(),
+                **ids,
+                code=code,
+                details=details,
+                trailers=trailers,
+                cause=cause,
+                method=stream.method,
+            )
+        )
+
+    def _finish_poll(self, stream_id: int, poll: rest_events.Poll) -> None:
+        self._streams.pop(stream_id, None)
+        poll.response_done()
+
+    def _note(self, ids: model.StreamIds, level: model.NoteLevel, text: str) -> None:
+        self._publish(model.Note(**self._stamper.stamp(), **ids, level=level, text=text))
+
+    def _publish(self, event: model.Event) -> None:
+        self._sink.publish(event)
+
+
+def _value(headers: Headers, name: bytes) -> bytes:
+    for key, value in headers:
+        if key == name:
+            return value
+    return b""
+
+
+def _int(text: bytes) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return 0
+
+
+def _regular(headers: Headers) -> Headers:
+    return [(k, v) for k, v in headers if not k.startswith(b":")]
+
+
+def _as_http1(headers: Headers) -> Headers:
+    """A poll's request headers as HTTP/1.1 would carry them: :authority is the Host header."""
+    authority = _value(headers, b":authority")
+    return ([(b"host", authority)] if authority else []) + _regular(headers)
+
+
+def _metadata(headers: Headers) -> model.Metadata:
+    """Regular headers as gRPC metadata: names as text, '-bin' values base64-decoded as grpcio gives them."""
+    out: list[tuple[str, bytes]] = []
+    for key, value in headers:
+        if key.startswith(b":"):
+            continue
+        name = key.decode("latin-1")
+        if name.endswith("-bin"):
+            if value.startswith(b"\0"):  # grpc's "true binary" form, between peers that both allow it
+                out.append((name, value[1:]))
+                continue
+            try:
+                value = base64.b64decode(value + b"=" * (-len(value) % 4), validate=True)
+            except ValueError:
+                pass
+        out.append((name, value))
+    return tuple(out)
+
+
+def _timeout(text: bytes) -> float:
+    if len(text) < 2:
+        return 0.0
+    unit = _TIMEOUT_UNITS.get(chr(text[-1]))
+    if unit is None or not text[:-1].isdigit():
+        return 0.0
+    return int(text[:-1]) * unit
