@@ -8,9 +8,10 @@ is up to date. It is aiohttp's server (C-accelerated parsing), so the direct
 baseline xdsspy is measured against is a fast one.
 
 `python -m xdsspy.testing.rest_peers relay PORT UPSTREAM_PORT` copies bytes
-between each connection and the upstream with nothing else: no HTTP, no
-recording. It is the floor of what any proxy in Python adds on the machine
-at hand, printed beside xdsspy's figures so they can be read fairly.
+between each connection and the upstream with asyncio streams and nothing
+else: no HTTP, no recording. It is what a naive Python proxy costs on the
+machine at hand, printed beside xdsspy's figures so they can be read fairly
+(xdsspy's own relay, on protocols and uvloop, is faster).
 """
 
 from __future__ import annotations
