@@ -28,6 +28,9 @@ class Skipped:
     size: int
 
 
+_NONE: list[Message | Skipped] = []  # returned for "nothing complete yet"; never appended to
+
+
 class Assembler:
     """One direction of one stream."""
 
@@ -45,6 +48,10 @@ class Assembler:
         return self._have + (5 if self._need >= 0 else 0)
 
     def feed(self, piece: memoryview) -> list[Message | Skipped]:
+        if self._need > self._have + len(piece):  # the middle of a large message: the common case
+            self._parts.append(piece)
+            self._have += len(piece)
+            return _NONE
         out: list[Message | Skipped] = []
         if self._skipping:
             if len(piece) <= self._skipping:

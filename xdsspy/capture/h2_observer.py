@@ -138,6 +138,20 @@ class DirectionObserver:
             if end - pos < _FRAME_HEADER_SIZE:
                 self._carry = bytes(view[pos:end])
                 return
+            if not self._block and not self._need_settings:
+                # The bulk of any push: whole unpadded DATA frames inside this chunk, read without
+                # touching the frame state (about half the cost per 16 KB frame).
+                high, low, kind, flags, stream = _FRAME_HEADER.unpack_from(view, pos)
+                length = (high << 16) | low
+                start = pos + _FRAME_HEADER_SIZE
+                if kind == DATA and not flags & FLAG_PADDED and start + length <= end:
+                    stream &= 0x7FFFFFFF
+                    if length:
+                        self._listener.on_data(self.side, stream, view[start : start + length])
+                    if flags & FLAG_END_STREAM:
+                        self._listener.on_end_stream(self.side, stream)
+                    pos = start + length
+                    continue
             self._start_frame(view, pos)
             pos += _FRAME_HEADER_SIZE
 

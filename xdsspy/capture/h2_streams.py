@@ -129,10 +129,9 @@ class StreamPublisher:
 
     def on_data(self, side: Side, stream_id: int, piece: memoryview) -> None:
         stream = self._streams.get(stream_id)
-        if stream is None or isinstance(stream, _Ignored):
-            return
-        if isinstance(stream, rest_events.Poll):
-            stream.body(side is Side.DOWNSTREAM, piece)
+        if type(stream) is not _GrpcStream:  # called per DATA frame: the gRPC case checks first
+            if isinstance(stream, rest_events.Poll):
+                stream.body(side is Side.DOWNSTREAM, piece)
             return
         if side is Side.DOWNSTREAM:
             found = stream.requests.feed(piece)
