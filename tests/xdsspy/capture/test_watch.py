@@ -126,3 +126,25 @@ def test_without_a_recording_nothing_is_read() -> None:
     w = _watch(sink_mod.NullSink())
     assert not w.watching
     w.feed(Side.DOWNSTREAM, b"anything at all")
+
+
+def test_envoy_stopping_to_send_on_http2_ends_its_streams_before_the_control_plane_reacts() -> None:
+    """An HTTP/2 peer never half-closes: Envoy's EOF means it is gone, whatever the server does next."""
+    sink = ListSink()
+    w = _watch(sink)
+    down, up = _grpc_exchange()
+    w.feed(Side.DOWNSTREAM, down[: down.index(b"\0\0\0\0\x03abc") - 9])  # the stream is open, no message yet
+    w.side_finished(model.CloseCause.DOWNSTREAM, "Envoy closed the connection")
+    w.feed(Side.UPSTREAM, up)  # the control plane's reaction, e.g. its reset or trailers
+    w.connection_ended(model.CloseCause.UPSTREAM, "the control plane closed the connection")
+    closed = sink.of(model.StreamClosed)
+    assert [(c.code, c.cause) for c in closed] == [(1, model.CloseCause.DOWNSTREAM)]
+
+
+def test_a_half_close_on_http1_leaves_the_poll_open_for_its_answer() -> None:
+    sink = ListSink()
+    w = _watch(sink)
+    w.feed(Side.DOWNSTREAM, b"POST /v3/discovery:clusters HTTP/1.1\r\ncontent-length: 2\r\n\r\n{}")
+    w.side_finished(model.CloseCause.DOWNSTREAM, "Envoy closed the connection")
+    w.feed(Side.UPSTREAM, b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+    assert [(c.code, c.details) for c in sink.of(model.StreamClosed)] == [(0, "HTTP 200")]
