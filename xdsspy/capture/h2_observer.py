@@ -38,6 +38,9 @@ _FRAME_HEADER = struct.Struct(">BHBBL")  # length (24 bits as 8 + 16), type, fla
 _FRAME_HEADER_SIZE = 9
 _RST_AND_GOAWAY = struct.Struct(">L")
 _LENIENT_LIMIT = 1 << 30  # an observer must read whatever the peers agreed on
+MAX_HEADER_BLOCK = 16 << 20
+"""Headers and CONTINUATIONs of one block, kept until the block ends: past this, no peer would accept it
+either, and the observer stops rather than hold an endless block."""
 
 
 class Side(enum.StrEnum):
@@ -94,6 +97,7 @@ class DirectionObserver:
         self._block: list[bytes] = []
         self._block_stream = 0
         self._block_end_stream = False
+        self._block_size = 0
 
     def feed(self, data: bytes) -> None:
         view = memoryview(data)
@@ -188,6 +192,7 @@ class DirectionObserver:
             if flags & FLAG_PRIORITY:
                 payload = payload[5:]
             self._block = [payload]
+            self._block_size = len(payload)
             self._block_stream = stream
             self._block_end_stream = bool(flags & FLAG_END_STREAM)
             if flags & FLAG_END_HEADERS:
@@ -196,6 +201,9 @@ class DirectionObserver:
             if not self._block or stream != self._block_stream:
                 raise Malformed(f"CONTINUATION on stream {stream} without a header block to continue")
             self._block.append(b"".join(self._payload))
+            self._block_size += len(self._block[-1])
+            if self._block_size > MAX_HEADER_BLOCK:
+                raise Malformed(f"a header block on stream {stream} grew past {MAX_HEADER_BLOCK} bytes")
             if flags & FLAG_END_HEADERS:
                 self._header_block_done()
         elif kind == PUSH_PROMISE:

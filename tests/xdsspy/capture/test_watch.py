@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import h2.config
@@ -148,3 +149,36 @@ def test_a_half_close_on_http1_leaves_the_poll_open_for_its_answer() -> None:
     w.side_finished(model.CloseCause.DOWNSTREAM, "Envoy closed the connection")
     w.feed(Side.UPSTREAM, b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
     assert [(c.code, c.details) for c in sink.of(model.StreamClosed)] == [(0, "HTTP 200")]
+
+
+def test_damaged_traffic_never_raises_and_is_named_at_most_once() -> None:
+    """Seeded bit flips and cuts in a real exchange: whatever the watcher makes of them, it says so once."""
+    down, up = _grpc_exchange()
+    for seed in range(300):
+        rng = random.Random(seed)
+        damaged = [bytearray(down), bytearray(up)]
+        for buffer in damaged:
+            for _ in range(rng.randint(1, 4)):
+                buffer[rng.randrange(len(buffer))] ^= 1 << rng.randrange(8)
+        sink = ListSink()
+        w = _watch(sink)
+        for side, buffer in zip((Side.DOWNSTREAM, Side.UPSTREAM), damaged, strict=True):
+            data = bytes(buffer)
+            cut = rng.randrange(len(data))
+            w.feed(side, data[:cut])
+            w.feed(side, data[cut:])
+        w.connection_ended(model.CloseCause.DOWNSTREAM, "gone")
+        stopped = [n for n in sink.of(model.Note) if n.level == model.NoteLevel.ERROR]
+        assert len(stopped) <= 1, seed
+
+
+def test_an_endless_header_block_stops_the_watch_instead_of_growing() -> None:
+    sink = ListSink()
+    w = _watch(sink)
+    headers = b"\x00\x00\x01\x01\x00\x00\x00\x00\x01\x82"  # HEADERS without END_HEADERS
+    continuation = (1 << 20).to_bytes(3, "big") + b"\x09\x00\x00\x00\x00\x01" + b"\x00" * (1 << 20)
+    w.feed(Side.DOWNSTREAM, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + headers)
+    for _ in range(20):
+        w.feed(Side.DOWNSTREAM, continuation)
+    notes = sink.of(model.Note)
+    assert len(notes) == 1 and "grew past" in notes[0].text and not w.watching
