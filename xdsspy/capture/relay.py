@@ -204,24 +204,36 @@ class _Link:
                 )
             await asyncio.wait_for(connecting, CONNECT_TIMEOUT_S)
         except (OSError, TimeoutError, ssl.SSLError) as e:
-            if self.closed:
-                return
-            reason = f"control plane {upstream} unreachable: {_reason(e)}"
-            self.refusal = refusal_mod.Refusal(reason)
-            self.watch.upstream_unreachable(reason)
-            held, self._held = self._held or [], None
-            for data in held:
-                self.received(Side.DOWNSTREAM, data, watched=True)
-            self._resume(Side.DOWNSTREAM)
+            if not self.closed:
+                self._refuse(f"control plane {upstream} unreachable: {_reason(e)}")
             return
         if self.closed:
             if end.transport is not None:
                 end.transport.close()
             return
+        chosen = _alpn(end)
+        if upstream.tls is not None and http2 and chosen != "h2":
+            end.link = None  # this connection is dropped on purpose: its end is not the link's end
+            if end.transport is not None:
+                end.transport.close()
+            self._refuse(
+                f"control plane {upstream} does not speak HTTP/2 over TLS (ALPN gave {chosen or 'nothing'}),"
+                " and Envoy speaks h2c to xdsspy"
+            )
+            return
         self.up = end
         held, self._held = self._held or [], None
         if held and end.transport is not None:
             end.transport.write(b"".join(held))
+        self._resume(Side.DOWNSTREAM)
+
+    def _refuse(self, reason: str) -> None:
+        """Answer Envoy for a control plane that cannot be used, then close (capture.refusal)."""
+        self.refusal = refusal_mod.Refusal(reason)
+        self.watch.upstream_unreachable(reason)
+        held, self._held = self._held or [], None
+        for data in held:
+            self.received(Side.DOWNSTREAM, data, watched=True)
         self._resume(Side.DOWNSTREAM)
 
     def received(self, side: Side, data: bytes, watched: bool = False) -> None:
@@ -348,6 +360,11 @@ def _peer_name(peer: object) -> str:
         host, port = peer[0], peer[1]
         return f"ipv6:[{host}]:{port}" if ":" in str(host) else f"ipv4:{host}:{port}"
     return f"unix:{peer}" if peer else "unix:"
+
+
+def _alpn(end: _End) -> str | None:
+    ssl_object = end.transport.get_extra_info("ssl_object") if end.transport is not None else None
+    return None if ssl_object is None else ssl_object.selected_alpn_protocol()
 
 
 def _reason(error: BaseException) -> str:

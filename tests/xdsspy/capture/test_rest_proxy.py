@@ -91,7 +91,9 @@ class Upstream:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Any, port: int = 0, certs: tuple[str, str] | None = None) -> AsyncIterator[int]:
+async def serving(
+    app: Any, port: int = 0, certs: tuple[str, str] | None = None, alpn: list[str] | None = None
+) -> AsyncIterator[int]:
     """hypercorn serving app on 127.0.0.1 (with TLS if certs = (cert, key)); yields the port."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -106,6 +108,8 @@ async def serving(app: Any, port: int = 0, certs: tuple[str, str] | None = None)
     config.include_server_header = config.include_date_header = False  # so any would be xdsspy's
     if certs is not None:
         config.certfile, config.keyfile = certs
+    if alpn is not None:
+        config.alpn_protocols = alpn
     stop = asyncio.Event()
     task = asyncio.get_running_loop().create_task(
         hypercorn.asyncio.serve(app, config, shutdown_trigger=stop.wait, mode="asgi")
@@ -552,6 +556,36 @@ def test_https_upstream_is_verified_against_the_given_ca(protocol: str, tmp_path
                         assert b"certificate" in reply.content.lower()
                 finally:
                     await proxy.stop(0.2)
+
+    asyncio.run(scenario())
+
+
+def test_h2c_to_an_https_upstream_without_http2_is_refused_with_the_reason(tmp_path: Any) -> None:
+    """A byte relay cannot turn Envoy's h2c into HTTP/1.1: xdsspy says so instead of sending garbage."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a test CA")
+    ca, cert, key = _make_certs(str(tmp_path))
+
+    async def scenario() -> None:
+        upstream = Upstream()
+        async with serving(upstream, certs=(cert, key), alpn=["http/1.1"]) as port:
+            sink = ListSink()
+            proxy = rest_proxy.RestProxy(
+                rest_proxy.RestProxyOptions(upstream=f"https://127.0.0.1:{port}", ca_file=ca),
+                sink,
+                sink_mod.Stamper(),
+            )
+            url = (await proxy.start([addresses.parse("127.0.0.1:0")]))[0]
+            try:
+                async with client("h2c") as http:
+                    reply = await http.post(url + CDS, content=b"{}")
+                assert reply.status_code == 503
+                assert b"does not speak HTTP/2 over TLS (ALPN gave nothing)" in reply.content
+                assert not upstream.received
+                async with client("http1") as http:  # HTTP/1.1 from Envoy still goes through
+                    assert (await http.post(url + CDS, content=b"{}")).content == BODY
+            finally:
+                await proxy.stop(0.2)
 
     asyncio.run(scenario())
 
