@@ -180,6 +180,8 @@ class StreamPublisher:
 
     def on_goaway(self, side: Side, last_stream_id: int, error_code: int, debug: bytes) -> None:
         who = "Envoy" if side is Side.DOWNSTREAM else "the control plane"
+        if side is Side.UPSTREAM and self.upstream_unreachable:
+            who = "xdsspy, answering for the unreachable control plane,"
         text = f"{who} sent GOAWAY (error code {error_code}, last stream {last_stream_id})"
         if debug:
             text += f": {debug.decode('utf-8', 'replace')}"

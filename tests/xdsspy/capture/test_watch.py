@@ -121,6 +121,9 @@ def test_answers_for_an_unreachable_control_plane_are_recorded_as_such(http2: bo
         w.feed(Side.UPSTREAM, b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n")
     closed = sink.of(model.StreamClosed)
     assert [c.cause for c in closed] == [model.CloseCause.UPSTREAM_UNAVAILABLE]
+    if http2:
+        w.feed(Side.UPSTREAM, b"\x00\x00\x08\x07\x00\x00\x00\x00\x00" + b"\x00\x00\x00\x01\x00\x00\x00\x00")
+        assert sink.of(model.Note)[-1].text.startswith("xdsspy, answering for the unreachable control plane,")
 
 
 def test_without_a_recording_nothing_is_read() -> None:
