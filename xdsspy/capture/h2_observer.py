@@ -37,7 +37,9 @@ FLAG_PRIORITY = 0x20
 _FRAME_HEADER = struct.Struct(">BHBBL")  # length (24 bits as 8 + 16), type, flags, stream id
 _FRAME_HEADER_SIZE = 9
 _RST_AND_GOAWAY = struct.Struct(">L")
-_LENIENT_LIMIT = 1 << 30  # an observer must read whatever the peers agreed on
+_LENIENT_LIMIT = 16 << 20
+"""HPACK table and header list sizes the observer accepts: it must read whatever the peers agreed on
+(their defaults are 4-64 KB), but not hold a gigabyte for a peer that asks for one."""
 MAX_HEADER_BLOCK = 16 << 20
 """Headers and CONTINUATIONs of one block, kept until the block ends: past this, no peer would accept it
 either, and the observer stops rather than hold an endless block."""
