@@ -8,7 +8,7 @@ request, with the reason (503 for a poll over h2c). Then it ends the connection 
 or `connection: close`), so Envoy's retry opens a new one and xdsspy tries
 the control plane again.
 
-h2 (python-hyper) speaks the HTTP/2 side; speed does not matter here.
+h2 and h11 (python-hyper) speak the two protocols; speed does not matter here.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import h2.config
 import h2.connection
 import h2.events
 import h2.exceptions
-import httptools
+import h11
 
 from xdsspy.capture.h2_observer import PREFACE
 
@@ -30,8 +30,7 @@ class Refusal:
         self.finished = False
         self._sniffed = b""
         self._h2: h2.connection.H2Connection | None = None
-        self._http1: httptools.HttpRequestParser | None = None
-        self._http1_done = False
+        self._http1: h11.Connection | None = None
 
     def feed(self, data: bytes) -> bytes:
         if self.finished:
@@ -47,7 +46,7 @@ class Refusal:
                 self._h2 = h2.connection.H2Connection(config=config)
                 self._h2.initiate_connection()
             else:
-                self._http1 = httptools.HttpRequestParser(self)
+                self._http1 = h11.Connection(h11.SERVER)
         if self._h2 is not None:
             return self._feed_h2(data)
         return self._feed_http1(data)
@@ -94,22 +93,39 @@ class Refusal:
 
     def _feed_http1(self, data: bytes) -> bytes:
         assert self._http1 is not None
+        conn = self._http1
         try:
-            self._http1.feed_data(data)
-        except (httptools.HttpParserError, httptools.HttpParserUpgrade):
-            self._http1_done = True  # not a request we can wait out: answer now
-        if not self._http1_done:
-            return b""
+            conn.receive_data(data)
+            while (event := conn.next_event()) is not h11.NEED_DATA:
+                if isinstance(event, h11.EndOfMessage) or event is h11.PAUSED:
+                    break  # one whole request is enough to answer
+        except h11.RemoteProtocolError:
+            conn = _ready_to_answer()  # not a request h11 can read: answer all the same
+        else:
+            if event is h11.NEED_DATA:
+                return b""
         self.finished = True
         body = f"xdsspy: {self.reason}\n".encode()
-        return (
-            b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n"
-            b"connection: close\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        headers = [
+            ("content-type", "text/plain; charset=utf-8"),
+            ("content-length", str(len(body))),
+            ("connection", "close"),
+        ]
+        events = (
+            h11.Response(status_code=503, headers=headers, reason=b"Service Unavailable"),
+            h11.Data(data=body),
+            h11.EndOfMessage(),
         )
+        return b"".join(conn.send(event) or b"" for event in events)
 
-    # httptools callback: one complete request is enough to answer.
-    def on_message_complete(self) -> None:
-        self._http1_done = True
+
+def _ready_to_answer() -> h11.Connection:
+    """A server-side h11 connection that has read a request, for answering bytes that were none."""
+    conn = h11.Connection(h11.SERVER)
+    conn.receive_data(b"POST / HTTP/1.1\r\nhost: xdsspy\r\ncontent-length: 0\r\n\r\n")
+    while not isinstance(conn.next_event(), h11.EndOfMessage):
+        pass
+    return conn
 
 
 def _percent_encode(text: str) -> bytes:
