@@ -61,6 +61,18 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 15.0) -
     raise SystemExit(f"port {port} did not open within {timeout}s")
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU of a process so far, all threads (Linux /proc); 0 where unknown."""
+    if pid is None:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
 def process(cmd: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -113,17 +125,18 @@ def grpc_main(args: argparse.Namespace) -> None:
     ]
     with (
         process([sys.executable, "-m", "xdsspy.testing.raw_peers", str(upstream_port)], upstream_port),
-        process([*xdsspy, "--listen", f"127.0.0.1:{plain_port}"], plain_port),
+        process([*xdsspy, "--listen", f"127.0.0.1:{plain_port}"], plain_port) as plain,
         process(
             [*xdsspy, "--listen", f"127.0.0.1:{recording_port}", "--record", record_path], recording_port
-        ),
+        ) as recording,
     ):
         targets = {
             "direct": f"127.0.0.1:{upstream_port}",
             "xdsspy": f"127.0.0.1:{plain_port}",
             "xdsspy+record": f"127.0.0.1:{recording_port}",
         }
-        results = asyncio.run(measure(targets, args.rounds, args.latency_samples))
+        pids = {"xdsspy": plain.pid, "xdsspy+record": recording.pid}
+        results = asyncio.run(measure(targets, args.rounds, args.latency_samples, pids))
     size_on_disk = os.path.getsize(record_path)
     report(results, size_on_disk)
     with contextlib.suppress(OSError):
@@ -132,7 +145,7 @@ def grpc_main(args: argparse.Namespace) -> None:
 
 
 async def measure(
-    targets: dict[str, str], rounds: int, latency_samples: int
+    targets: dict[str, str], rounds: int, latency_samples: int, pids: dict[str, int]
 ) -> dict[str, dict[str, list[float]]]:
     results: dict[str, dict[str, list[float]]] = {}
     for name in targets:
@@ -141,8 +154,12 @@ async def measure(
         count = max(1, BYTES_PER_RUN[label] // size)
         for _ in range(rounds):
             for name, target in targets.items():
+                before = cpu_seconds(pids.get(name))
                 rate = await _peers.throughput(target, count, size)
                 results.setdefault(f"throughput {label}", {}).setdefault(name, []).append(rate)
+                if name in pids:  # the capture process's CPU per MB it moved
+                    per_mb = (cpu_seconds(pids[name]) - before) * 1e3 / (count * size / 1e6)
+                    results.setdefault(f"cpu {label}", {}).setdefault(name, []).append(per_mb)
     for _ in range(rounds):
         for name, target in targets.items():
             samples = await _peers.round_trips(target, latency_samples // rounds, 1000)
@@ -162,6 +179,12 @@ def report(results: dict[str, dict[str, list[float]]], size_on_disk: int) -> Non
             f"throughput {label:7} {d / 1e6:9.1f}MB/s {p / 1e6:9.1f}MB/s {rec / 1e6:9.1f}MB/s"
             f" {p / d:6.2f}x {rec / d:8.2f}x  {verdict}"
         )
+    cpu = ", ".join(
+        f"{label} {statistics.median(results[f'cpu {label}']['xdsspy']):.2f}"
+        f" / {statistics.median(results[f'cpu {label}']['xdsspy+record']):.2f}"
+        for label in SIZES
+    )
+    print(f"capture process CPU, ms per MB moved (xdsspy / +record): {cpu}")
     lat = results["latency 1KB"]
     d50, p50, r50 = (statistics.median(lat[n]) * 1e3 for n in ("direct", "xdsspy", "xdsspy+record"))
     added = r50 - d50
@@ -198,10 +221,10 @@ def rest_main(args: argparse.Namespace) -> None:
     with (
         process([*peers, "serve", str(upstream_port), str(REST_BODY_BYTES)], upstream_port),
         process([*peers, "relay", str(relay_port), str(upstream_port)], relay_port),
-        process([*xdsspy, "--rest-listen", f"127.0.0.1:{plain_port}"], plain_port),
+        process([*xdsspy, "--rest-listen", f"127.0.0.1:{plain_port}"], plain_port) as plain,
         process(
             [*xdsspy, "--rest-listen", f"127.0.0.1:{recording_port}", "--record", record_path], recording_port
-        ),
+        ) as recording,
     ):
         targets = {
             "direct": upstream_port,
@@ -209,9 +232,10 @@ def rest_main(args: argparse.Namespace) -> None:
             "xdsspy+record": recording_port,
             "tcp relay": relay_port,
         }
+        pids = {"xdsspy": plain.pid, "xdsspy+record": recording.pid}
         results = asyncio.run(
             measure_rest(
-                targets, args.rounds, args.rest_latency_samples, args.rest_pollers, args.rest_seconds
+                targets, args.rounds, args.rest_latency_samples, args.rest_pollers, args.rest_seconds, pids
             )
         )
     size_on_disk = os.path.getsize(record_path)
@@ -222,10 +246,15 @@ def rest_main(args: argparse.Namespace) -> None:
 
 
 async def measure_rest(
-    targets: dict[str, int], rounds: int, latency_samples: int, pollers: int, seconds: float
+    targets: dict[str, int],
+    rounds: int,
+    latency_samples: int,
+    pollers: int,
+    seconds: float,
+    pids: dict[str, int],
 ) -> dict[str, dict[str, list[float]]]:
     body = rest_request()
-    results: dict[str, dict[str, list[float]]] = {"latency": {}, "rate": {}}
+    results: dict[str, dict[str, list[float]]] = {"latency": {}, "rate": {}, "cpu": {}}
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
 
@@ -256,8 +285,12 @@ async def measure_rest(
                         done += 1
 
                 start = time.perf_counter()
+                before = cpu_seconds(pids.get(name))
                 await asyncio.gather(*(poller() for _ in range(pollers)))
                 results["rate"].setdefault(name, []).append(done / (time.perf_counter() - start))
+                if name in pids:  # the capture process's CPU per poll it relayed
+                    per_poll = (cpu_seconds(pids[name]) - before) * 1e3 / max(1, done)
+                    results["cpu"].setdefault(name, []).append(per_poll)
     return results
 
 
@@ -285,6 +318,11 @@ def report_rest(results: dict[str, dict[str, list[float]]], pollers: int, size_o
         f"{f'polls/s, {pollers} pollers':22} {d:10.0f} {p:10.0f} {r:10.0f} {t:10.0f}"
         f"  ratio {p / d:.2f}x {enough(p / d)} / rec {r / d:.2f}x {enough(r / d)}"
         f" (>= {REST_THROUGHPUT_TARGET}x); naive relay {t / d:.2f}x"
+    )
+    cpu = results["cpu"]
+    print(
+        f"capture process CPU per poll: xdsspy {statistics.median(cpu['xdsspy']):.2f} ms,"
+        f" +record {statistics.median(cpu['xdsspy+record']):.2f} ms"
     )
     print(f"recording size on disk after the REST run: {size_on_disk / 1e6:.1f} MB")
 

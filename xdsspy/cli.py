@@ -87,7 +87,10 @@ def _add_capture_arguments(p: argparse.ArgumentParser) -> None:
         " noted as left out (default 1G)",
     )
     p.add_argument(
-        "--compression-level", type=int, default=3, help="zstd level of recording blocks (default 3)"
+        "--compression-level",
+        type=int,
+        default=2,  # record.writer.DEFAULT_COMPRESSION_LEVEL; the front end does not load the writer
+        help="zstd level of recording blocks, with a window of at least 4 MiB (default 2)",
     )
     p.add_argument(
         "--recorder",

@@ -41,7 +41,7 @@ class CaptureOptions:
     rest_upstream: str | None = None  # http:// or https:// URL; None: no REST proxy
     rest_ca: str | None = None
     max_message_bytes: int = grpc_proxy.DEFAULT_MAX_MESSAGE_BYTES
-    compression_level: int = 3
+    compression_level: int = writer_mod.DEFAULT_COMPRESSION_LEVEL
     max_buffer_bytes: int = 1 << 30
     recorder: str = "thread"  # or "process": see docs/performance.md
 

@@ -83,7 +83,7 @@ class RecorderProcess:
         cls,
         path: str,
         *,
-        compression_level: int = 3,
+        compression_level: int = writer_mod.DEFAULT_COMPRESSION_LEVEL,
         max_pending_bytes: int = 1 << 30,
         on_problem: Callable[[str], None] = writer_mod._default_problem,
     ) -> RecorderProcess:

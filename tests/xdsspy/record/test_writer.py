@@ -7,6 +7,7 @@ import stat
 import threading
 
 import pytest
+import zstandard
 
 from xdsspy import model
 from xdsspy.record import reader
@@ -159,3 +160,17 @@ def _wait_until(condition: object, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.01)
+
+
+def test_the_block_compressor_reaches_back_over_a_whole_earlier_poll() -> None:
+    """A 1 MB answer repeated in one block costs almost nothing the second time: the window spans it."""
+    body = os.urandom(1 << 20)
+    one = writer.compressor(writer.DEFAULT_COMPRESSION_LEVEL).compress(body)
+    two = writer.compressor(writer.DEFAULT_COMPRESSION_LEVEL).compress(body + b"x" * 77_000 + body)
+    assert len(two) < len(one) + 20_000
+
+
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_every_level_gets_a_window_of_at_least_4_mib(level: int) -> None:
+    frame = writer.compressor(level).compress(os.urandom(8 << 20))
+    assert zstandard.get_frame_parameters(frame).window_size >= 4 << 20
