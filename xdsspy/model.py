@@ -84,6 +84,7 @@ class StreamOpened(EventBase):
     metadata: Metadata = ()
     timeout_seconds: float = 0.0
     http_method: str = ""
+    http_version: str = ""  # REST: "1.1", "1.0" or "2" (h2c)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

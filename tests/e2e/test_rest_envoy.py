@@ -152,6 +152,7 @@ def test_envoy_polling_over_rest_through_xdsspy(
 
     opened = [e for e in events if isinstance(e, model.StreamOpened)]
     assert all(e.transport == model.Transport.REST and e.http_method == "POST" for e in opened)
+    assert {e.http_version for e in opened} == {"2" if protocol == "h2c" else "1.1"}  # as the CP saw them
     assert all(("host", rest_harness.REST_CLUSTER.encode()) in e.metadata for e in opened)
     started = next(e for e in events if isinstance(e, model.CaptureStarted))
     assert started.listen == (f"http://127.0.0.1:{port}",) and started.upstream == cp.url

@@ -247,6 +247,7 @@ class StreamPublisher:
                 peer=self.peer,
                 target=path,
                 http_method=_value(headers, b":method").decode("latin-1"),
+                http_version="2",
                 headers=_as_http1(headers),
                 max_body_bytes=self._max,
             )

@@ -149,6 +149,7 @@ class Http1Observer:
                 peer=self.peer,
                 target=target,
                 http_method=method.decode("latin-1"),
+                http_version=self._request_parser.get_http_version(),
                 headers=headers,
                 max_body_bytes=self._max,
             )

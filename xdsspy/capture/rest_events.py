@@ -67,6 +67,7 @@ class Poll:
         peer: str,
         target: bytes,
         http_method: str,
+        http_version: str,
         headers: list[tuple[bytes, bytes]],
         max_body_bytes: int,
     ) -> None:
@@ -76,6 +77,7 @@ class Poll:
         self.peer = peer
         self.method = target.decode("latin-1")
         self.http_method = http_method
+        self.http_version = http_version
         self.headers = headers
         self._request: _Body | None = _Body(max_body_bytes)
         self._response: _Body | None = None
@@ -93,6 +95,7 @@ class Poll:
                 transport=model.Transport.REST,
                 method=self.method,
                 http_method=self.http_method,
+                http_version=self.http_version,
                 peer=self.peer,
                 metadata=_metadata(self.headers),
             )

@@ -62,6 +62,8 @@ def to_json(event: model.Event) -> dict[str, Any]:
             obj["timeout_seconds"] = event.timeout_seconds
         if event.http_method:
             obj["http_method"] = event.http_method
+        if event.http_version:
+            obj["http_version"] = event.http_version
     elif isinstance(event, model.MessageSeen):
         obj.update(
             method=event.method,

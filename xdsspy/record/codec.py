@@ -80,6 +80,7 @@ def _fill(record: pb.Record, event: model.Event) -> None:
                 metadata=_headers(event.metadata),
                 timeout_seconds=event.timeout_seconds,
                 http_method=event.http_method,
+                http_version=event.http_version,
             )
         )
     elif isinstance(event, model.ResponseHeadersSeen):
@@ -162,6 +163,7 @@ def decode(record: pb.Record) -> model.Event:
             metadata=tuple((h.key, h.value) for h in o.metadata),
             timeout_seconds=o.timeout_seconds,
             http_method=o.http_method,
+            http_version=o.http_version,
         )
     if kind == "response_headers":
         h = record.response_headers

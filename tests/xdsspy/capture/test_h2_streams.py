@@ -682,10 +682,11 @@ def test_a_rest_poll_over_h2c_is_published_like_a_poll_over_http1() -> None:
     opened, request, headers, response, closed = wire.sink.events
     assert isinstance(opened, model.StreamOpened)
     assert (opened.connection, opened.stream, opened.peer) == (CONNECTION, 1, PEER)
-    assert (opened.transport, opened.method, opened.http_method) == (
+    assert (opened.transport, opened.method, opened.http_method, opened.http_version) == (
         model.Transport.REST,
         path.decode(),
         "POST",
+        "2",
     )
     assert opened.metadata == (  # as over HTTP/1.1: :authority is the Host header
         ("host", b"xds"),

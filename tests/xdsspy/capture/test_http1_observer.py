@@ -164,6 +164,7 @@ def test_a_poll_with_content_length_is_one_rest_stream_of_five_events() -> None:
     assert opened.transport is model.Transport.REST
     assert opened.method == CDS
     assert opened.http_method == "POST"
+    assert opened.http_version == "1.1"
     assert opened.peer == "127.0.0.1:40000"
     assert opened.metadata == (
         ("host", b"cp.example"),
@@ -616,3 +617,11 @@ def test_polls_draw_distinct_stream_ids_from_the_shared_ids_and_keep_their_conne
 def test_seq_numbers_increase_across_the_connection() -> None:
     events = _conversation_events(CONVERSATION)
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
+
+
+def test_an_http_1_0_poll_is_recorded_as_such() -> None:
+    observer, sink = _observer()
+    observer.feed(Side.DOWNSTREAM, b"POST /v3/discovery:clusters HTTP/1.0\r\ncontent-length: 2\r\n\r\n{}")
+    observer.feed(Side.UPSTREAM, b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok")
+    (opened,) = sink.of(model.StreamOpened)
+    assert opened.http_version == "1.0"

@@ -28,6 +28,7 @@ def _poll(
         peer="10.0.0.2:51000",
         target=target,
         http_method="POST",
+        http_version="1.1",
         headers=headers
         if headers is not None
         else [(b"Host", b"cp"), (b"Content-Type", b"application/json")],
@@ -143,6 +144,7 @@ def test_open_carries_transport_target_http_method_peer_and_lowercased_headers()
     assert opened.transport is model.Transport.REST
     assert opened.method == "/v3/discovery:clusters?node=a"
     assert opened.http_method == "POST"
+    assert opened.http_version == "1.1"
     assert opened.peer == "10.0.0.2:51000"
     assert opened.metadata == (("x-envoy-node", b"Mixed-Case"),)
 

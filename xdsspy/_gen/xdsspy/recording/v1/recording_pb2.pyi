@@ -104,20 +104,22 @@ class CaptureStart(_message.Message):
     def __init__(self, listen: _Optional[_Iterable[str]] = ..., upstream: _Optional[str] = ..., pid: _Optional[int] = ..., max_message_bytes: _Optional[int] = ...) -> None: ...
 
 class StreamOpen(_message.Message):
-    __slots__ = ("transport", "method", "peer", "metadata", "timeout_seconds", "http_method")
+    __slots__ = ("transport", "method", "peer", "metadata", "timeout_seconds", "http_method", "http_version")
     TRANSPORT_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
     PEER_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
     HTTP_METHOD_FIELD_NUMBER: _ClassVar[int]
+    HTTP_VERSION_FIELD_NUMBER: _ClassVar[int]
     transport: Transport
     method: str
     peer: str
     metadata: _containers.RepeatedCompositeFieldContainer[Header]
     timeout_seconds: float
     http_method: str
-    def __init__(self, transport: _Optional[_Union[Transport, str]] = ..., method: _Optional[str] = ..., peer: _Optional[str] = ..., metadata: _Optional[_Iterable[_Union[Header, _Mapping]]] = ..., timeout_seconds: _Optional[float] = ..., http_method: _Optional[str] = ...) -> None: ...
+    http_version: str
+    def __init__(self, transport: _Optional[_Union[Transport, str]] = ..., method: _Optional[str] = ..., peer: _Optional[str] = ..., metadata: _Optional[_Iterable[_Union[Header, _Mapping]]] = ..., timeout_seconds: _Optional[float] = ..., http_method: _Optional[str] = ..., http_version: _Optional[str] = ...) -> None: ...
 
 class Message(_message.Message):
     __slots__ = ("direction", "raw")
