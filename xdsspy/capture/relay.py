@@ -233,28 +233,34 @@ class _Link:
         self.watch.upstream_unreachable(reason)
         held, self._held = self._held or [], None
         for data in held:
-            self.received(Side.DOWNSTREAM, data, watched=True)
+            self._hold_or_answer(data)  # read by the watcher when they arrived
         self._resume(Side.DOWNSTREAM)
 
-    def received(self, side: Side, data: bytes, watched: bool = False) -> None:
-        if not watched:
-            self.watch.feed(side, data)
+    def received(self, side: Side, data: bytes) -> None:
+        """Pass a chunk on, then let the watcher read it: reading never delays the bytes."""
         if side is Side.UPSTREAM:
             if self.down.transport is not None:
                 self.down.transport.write(data)
-            return
-        if self.up is not None and self.up.transport is not None:
+            self.watch.feed(side, data)
+        elif self.up is not None and self.up.transport is not None:
             self.up.transport.write(data)
-        elif self._held is not None:
+            self.watch.feed(side, data)
+        else:
+            self.watch.feed(side, data)  # read first: xdsspy's own answer to it must come after it
+            self._hold_or_answer(data)
+
+    def _hold_or_answer(self, data: bytes) -> None:
+        """Envoy's bytes while there is no control-plane connection: held until there is, or refused."""
+        if self._held is not None:
             self._held.append(data)
             if self._sniffing:
                 self._sniffed()
         elif self.refusal is not None:
             answer = self.refusal.feed(data)
             if answer:
-                self.watch.feed(Side.UPSTREAM, answer)
                 if self.down.transport is not None:
                     self.down.transport.write(answer)
+                self.watch.feed(Side.UPSTREAM, answer)
             if self.refusal.finished:
                 self._linger()
 
