@@ -23,26 +23,26 @@ from xdsspy.capture import rest_events
 from xdsspy.capture import sink as sink_mod
 from xdsspy.capture.h2_observer import Headers
 from xdsspy.capture.h2_observer import Side
-
-# gRPC status codes used when a stream ends without a grpc-status of its own.
-OK = 0
-CANCELLED = 1
-UNKNOWN = 2
-INTERNAL = 13
-UNAVAILABLE = 14
+from xdsspy.grpc_status import Code
 
 # HTTP/2 RST_STREAM error codes, and what a gRPC client reports for each (gRPC's HTTP/2 spec).
-_RESET_AS_STATUS = {0x0: INTERNAL, 0x7: UNAVAILABLE, 0x8: CANCELLED, 0xB: 8, 0xC: 7}
+_RESET_AS_STATUS = {
+    0x0: Code.INTERNAL,
+    0x7: Code.UNAVAILABLE,
+    0x8: Code.CANCELLED,
+    0xB: Code.RESOURCE_EXHAUSTED,
+    0xC: Code.PERMISSION_DENIED,
+}
 # HTTP status of a response without grpc-status, as gRPC clients map it.
 _HTTP_AS_STATUS = {
-    400: INTERNAL,
-    401: 16,
-    403: 7,
-    404: 12,
-    429: UNAVAILABLE,
-    502: UNAVAILABLE,
-    503: UNAVAILABLE,
-    504: UNAVAILABLE,
+    400: Code.INTERNAL,
+    401: Code.UNAUTHENTICATED,
+    403: Code.PERMISSION_DENIED,
+    404: Code.UNIMPLEMENTED,
+    429: Code.UNAVAILABLE,
+    502: Code.UNAVAILABLE,
+    503: Code.UNAVAILABLE,
+    504: Code.UNAVAILABLE,
 }
 _TIMEOUT_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
 
@@ -153,7 +153,7 @@ class StreamPublisher:
                 self._finish_poll(stream_id, stream)
         elif isinstance(stream, _GrpcStream) and side is Side.UPSTREAM:
             # A gRPC server always ends with trailers; DATA with END_STREAM is a broken response.
-            code = _HTTP_AS_STATUS.get(stream.http_status, UNKNOWN)
+            code = _HTTP_AS_STATUS.get(stream.http_status, Code.UNKNOWN)
             self._close(
                 stream_id,
                 stream,
@@ -173,9 +173,9 @@ class StreamPublisher:
         details = f"{who} reset the stream (HTTP/2 error code {error_code})"
         if isinstance(stream, rest_events.Poll):
             self._streams.pop(stream_id, None)
-            stream.abandon(CANCELLED if side is Side.DOWNSTREAM else UNAVAILABLE, details, cause)
+            stream.abandon(Code.CANCELLED if side is Side.DOWNSTREAM else Code.UNAVAILABLE, details, cause)
             return
-        code = CANCELLED if side is Side.DOWNSTREAM else _RESET_AS_STATUS.get(error_code, INTERNAL)
+        code = Code.CANCELLED if side is Side.DOWNSTREAM else _RESET_AS_STATUS.get(error_code, Code.INTERNAL)
         self._close(stream_id, stream, code, details, (), cause)
 
     def on_goaway(self, side: Side, last_stream_id: int, error_code: int, debug: bytes) -> None:
@@ -198,10 +198,10 @@ class StreamPublisher:
         for stream_id, stream in list(self._streams.items()):
             if isinstance(stream, _Ignored):
                 continue
-            code = CANCELLED if cause is not model.CloseCause.UPSTREAM else UNAVAILABLE
+            code = Code.CANCELLED if cause is not model.CloseCause.UPSTREAM else Code.UNAVAILABLE
             if self.upstream_unreachable:
                 code, cause, details = (
-                    UNAVAILABLE,
+                    Code.UNAVAILABLE,
                     model.CloseCause.UPSTREAM_UNAVAILABLE,
                     self.upstream_unreachable,
                 )
@@ -304,11 +304,11 @@ class StreamPublisher:
                 _value(headers, b"grpc-message").decode("latin-1"), errors="replace"
             )
         elif status:  # what a gRPC client makes of it: an unknown failure, not success
-            code = UNKNOWN
+            code = Code.UNKNOWN
             details = f"grpc-status {status.decode('latin-1')!r} is not a number"
         else:
             http = stream.http_status or _int(_value(headers, b":status"))
-            code = _HTTP_AS_STATUS.get(http, UNKNOWN)
+            code = _HTTP_AS_STATUS.get(http, Code.UNKNOWN)
             details = f"no grpc-status in the trailers (HTTP status {http})"
         trailers = tuple((k, v) for k, v in _metadata(headers) if k not in ("grpc-status", "grpc-message"))
         cause = model.CloseCause.UPSTREAM

@@ -19,6 +19,7 @@ from xdsspy import model
 from xdsspy.capture import rest_events
 from xdsspy.capture import sink as sink_mod
 from xdsspy.capture.h2_observer import Side
+from xdsspy.grpc_status import Code
 
 
 class Unfollowable(Exception):
@@ -182,10 +183,10 @@ class Http1Observer:
             poll = self._waiting.popleft()  # its answer is complete: its body was to end with the connection
             if poll is not None and not poll.closed:
                 poll.response_done()
-        code = rest_events.CANCELLED if cause is not model.CloseCause.UPSTREAM else rest_events.UNAVAILABLE
+        code = Code.CANCELLED if cause is not model.CloseCause.UPSTREAM else Code.UNAVAILABLE
         if self.upstream_unreachable:
             code, cause, details = (
-                rest_events.UNAVAILABLE,
+                Code.UNAVAILABLE,
                 model.CloseCause.UPSTREAM_UNAVAILABLE,
                 self.upstream_unreachable,
             )

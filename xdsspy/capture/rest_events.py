@@ -18,11 +18,7 @@ from collections.abc import Callable
 
 from xdsspy import model
 from xdsspy.capture import sink as sink_mod
-
-OK = 0
-CANCELLED = 1
-RESOURCE_EXHAUSTED = 8
-UNAVAILABLE = 14
+from xdsspy.grpc_status import Code
 
 _DISCOVERY_PATH = re.compile(rb"\A/v[0-9]+/discovery:[^/?]+(\?.*)?\Z")
 
@@ -139,21 +135,21 @@ class Poll:
         """The answer is complete."""
         response, self._response = self._response, None
         if response is None:
-            self._close(UNAVAILABLE, "the exchange ended without an answer", model.CloseCause.UPSTREAM)
+            self._close(Code.UNAVAILABLE, "the exchange ended without an answer", model.CloseCause.UPSTREAM)
             return
         if response.over_limit:
             details = (
                 f"HTTP {self.status}; a {response.size}-byte body was forwarded but not recorded:"
                 f" over the limit of {self._limit} bytes"
             )
-            self._close(RESOURCE_EXHAUSTED, details, model.CloseCause.UPSTREAM)
+            self._close(Code.RESOURCE_EXHAUSTED, details, model.CloseCause.UPSTREAM)
             return
         self._message(model.Direction.RESPONSE, response.joined())
         if self.unreachable:
             details = f"HTTP {self.status} from xdsspy: {self.unreachable}"
-            self._close(UNAVAILABLE, details, model.CloseCause.UPSTREAM_UNAVAILABLE)
+            self._close(Code.UNAVAILABLE, details, model.CloseCause.UPSTREAM_UNAVAILABLE)
             return
-        self._close(OK, f"HTTP {self.status}", model.CloseCause.UPSTREAM)
+        self._close(Code.OK, f"HTTP {self.status}", model.CloseCause.UPSTREAM)
 
     def abandon(self, code: int, details: str, cause: model.CloseCause) -> None:
         """The exchange ended early: publish what passed of it and why it ended."""

@@ -7,6 +7,7 @@ import pytest
 from xdsspy import model
 from xdsspy.capture import rest_events
 from xdsspy.capture import sink as sink_mod
+from xdsspy.grpc_status import Code
 from xdsspy.testing.sinks import ListSink
 
 CDS = "/v3/discovery:clusters"
@@ -127,7 +128,7 @@ def test_a_poll_publishes_open_request_headers_response_and_close_in_order() -> 
     assert _messages(sink.events, model.Direction.RESPONSE) == [RESPONSE_BODY]
     (closed,) = _closed(sink.events)
     assert (closed.code, closed.details, closed.cause, closed.trailers, closed.method) == (
-        rest_events.OK,
+        Code.OK,
         "HTTP 200",
         model.CloseCause.UPSTREAM,
         (),
@@ -198,7 +199,7 @@ def test_response_done_without_an_answer_closes_unavailable() -> None:
     poll.request_done()
     poll.response_done()
     (closed,) = _closed(sink.events)
-    assert (closed.code, closed.cause) == (rest_events.UNAVAILABLE, model.CloseCause.UPSTREAM)
+    assert (closed.code, closed.cause) == (Code.UNAVAILABLE, model.CloseCause.UPSTREAM)
     assert closed.details == "the exchange ended without an answer"
 
 
@@ -212,7 +213,7 @@ def test_xdsspys_own_answer_closes_unavailable_with_the_reason() -> None:
         b"xdsspy: control plane cp:18000 unreachable: connection refused\n"
     ]
     (closed,) = _closed(sink.events)
-    assert (closed.code, closed.cause) == (rest_events.UNAVAILABLE, model.CloseCause.UPSTREAM_UNAVAILABLE)
+    assert (closed.code, closed.cause) == (Code.UNAVAILABLE, model.CloseCause.UPSTREAM_UNAVAILABLE)
     assert closed.details == "HTTP 503 from xdsspy: control plane cp:18000 unreachable: connection refused"
 
 
@@ -242,7 +243,7 @@ def test_a_response_body_over_the_limit_closes_resource_exhausted_without_a_mess
     poll.response_done()
     assert _messages(sink.events, model.Direction.RESPONSE) == []
     (closed,) = _closed(sink.events)
-    assert (closed.code, closed.cause) == (rest_events.RESOURCE_EXHAUSTED, model.CloseCause.UPSTREAM)
+    assert (closed.code, closed.cause) == (Code.RESOURCE_EXHAUSTED, model.CloseCause.UPSTREAM)
     assert closed.details == (
         "HTTP 200; a 11-byte body was forwarded but not recorded: over the limit of 10 bytes"
     )
@@ -269,12 +270,12 @@ def test_abandon_after_a_partial_request_body_publishes_it_then_closes() -> None
     poll, sink = _poll()
     poll.open()
     poll.body(True, REQUEST_BODY[:7])
-    poll.abandon(rest_events.CANCELLED, "Envoy closed the connection", model.CloseCause.DOWNSTREAM)
+    poll.abandon(Code.CANCELLED, "Envoy closed the connection", model.CloseCause.DOWNSTREAM)
     assert _kinds(sink.events) == ["StreamOpened", "MessageSeen", "StreamClosed"]
     assert _messages(sink.events, model.Direction.REQUEST) == [REQUEST_BODY[:7]]
     (closed,) = _closed(sink.events)
     assert (closed.code, closed.cause, closed.details) == (
-        rest_events.CANCELLED,
+        Code.CANCELLED,
         model.CloseCause.DOWNSTREAM,
         "Envoy closed the connection",
     )
@@ -284,7 +285,7 @@ def test_abandon_after_a_partial_request_body_publishes_it_then_closes() -> None
 def test_abandon_before_any_request_body_publishes_no_message() -> None:
     poll, sink = _poll()
     poll.open()
-    poll.abandon(rest_events.CANCELLED, "Envoy closed the connection", model.CloseCause.DOWNSTREAM)
+    poll.abandon(Code.CANCELLED, "Envoy closed the connection", model.CloseCause.DOWNSTREAM)
     assert _kinds(sink.events) == ["StreamOpened", "StreamClosed"]
 
 
@@ -293,9 +294,7 @@ def test_abandon_after_a_partial_response_body_publishes_it_and_counts_its_bytes
     _answered(poll)
     poll.body(False, RESPONSE_BODY[:5])
     poll.body(False, RESPONSE_BODY[5:12])
-    poll.abandon(
-        rest_events.UNAVAILABLE, "the control plane closed the connection", model.CloseCause.UPSTREAM
-    )
+    poll.abandon(Code.UNAVAILABLE, "the control plane closed the connection", model.CloseCause.UPSTREAM)
     assert _kinds(sink.events) == [
         "StreamOpened",
         "MessageSeen",
@@ -305,14 +304,14 @@ def test_abandon_after_a_partial_response_body_publishes_it_and_counts_its_bytes
     ]
     assert _messages(sink.events, model.Direction.RESPONSE) == [RESPONSE_BODY[:12]]
     (closed,) = _closed(sink.events)
-    assert (closed.code, closed.cause) == (rest_events.UNAVAILABLE, model.CloseCause.UPSTREAM)
+    assert (closed.code, closed.cause) == (Code.UNAVAILABLE, model.CloseCause.UPSTREAM)
     assert closed.details == "HTTP 200, then the control plane closed the connection after 12 body bytes"
 
 
 def test_abandon_right_after_the_response_headers_publishes_no_response_message() -> None:
     poll, sink = _poll()
     _answered(poll)
-    poll.abandon(rest_events.CANCELLED, "Envoy closed the connection", model.CloseCause.DOWNSTREAM)
+    poll.abandon(Code.CANCELLED, "Envoy closed the connection", model.CloseCause.DOWNSTREAM)
     assert _messages(sink.events, model.Direction.RESPONSE) == []
     (closed,) = _closed(sink.events)
     assert closed.details == "HTTP 200, then Envoy closed the connection after 0 body bytes"
@@ -324,9 +323,7 @@ def test_abandon_with_a_response_over_the_limit_publishes_no_response_message() 
     poll.request_done()
     poll.answer(200, [])
     poll.body(False, b"z" * 9)
-    poll.abandon(
-        rest_events.UNAVAILABLE, "the control plane closed the connection", model.CloseCause.UPSTREAM
-    )
+    poll.abandon(Code.UNAVAILABLE, "the control plane closed the connection", model.CloseCause.UPSTREAM)
     assert _messages(sink.events, model.Direction.RESPONSE) == []
     (closed,) = _closed(sink.events)
     assert closed.details == "HTTP 200, then the control plane closed the connection after 9 body bytes"
@@ -336,7 +333,7 @@ def test_abandon_with_a_partial_request_over_the_limit_publishes_a_note() -> Non
     poll, sink = _poll(max_body_bytes=4)
     poll.open()
     poll.body(True, b"q" * 9)
-    poll.abandon(rest_events.CANCELLED, "Envoy closed the connection", model.CloseCause.DOWNSTREAM)
+    poll.abandon(Code.CANCELLED, "Envoy closed the connection", model.CloseCause.DOWNSTREAM)
     assert _kinds(sink.events) == ["StreamOpened", "Note", "StreamClosed"]
 
 
@@ -345,13 +342,13 @@ def test_abandon_after_the_poll_closed_publishes_nothing() -> None:
     _answered(poll)
     poll.response_done()
     before = list(sink.events)
-    poll.abandon(rest_events.CANCELLED, "Envoy closed the connection", model.CloseCause.DOWNSTREAM)
+    poll.abandon(Code.CANCELLED, "Envoy closed the connection", model.CloseCause.DOWNSTREAM)
     assert sink.events == before
 
 
 def test_abandon_twice_closes_once() -> None:
     poll, sink = _poll()
     poll.open()
-    poll.abandon(rest_events.CANCELLED, "first", model.CloseCause.DOWNSTREAM)
-    poll.abandon(rest_events.UNAVAILABLE, "second", model.CloseCause.UPSTREAM)
+    poll.abandon(Code.CANCELLED, "first", model.CloseCause.DOWNSTREAM)
+    poll.abandon(Code.UNAVAILABLE, "second", model.CloseCause.UPSTREAM)
     assert [c.details for c in _closed(sink.events)] == ["first"]
