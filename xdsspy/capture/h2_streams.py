@@ -67,24 +67,10 @@ class _Ignored:
 class StreamPublisher:
     """An h2_observer Listener that publishes the connection's gRPC streams and polls."""
 
-    def __init__(
-        self,
-        *,
-        connection: int,
-        peer: str,
-        sink: sink_mod.Sink,
-        stamper: sink_mod.Stamper,
-        ids: sink_mod.Ids,
-        max_message_bytes: int,
-    ) -> None:
-        self.connection = connection
-        self.peer = peer
-        self._sink = sink
-        self._stamper = stamper
-        self._ids = ids
-        self._max = max_message_bytes
+    def __init__(self, context: sink_mod.ConnectionContext) -> None:
+        self.context = context
+        self._max = context.max_message_bytes
         self._streams: dict[int, _GrpcStream | rest_events.Poll | _Ignored] = {}
-        self.upstream_unreachable = ""  # set when xdsspy answers for a control plane it could not reach
 
     # -- Listener -------------------------------------------------------------------------
 
@@ -104,7 +90,6 @@ class StreamPublisher:
             if not stream.answered:
                 status = _int(_value(headers, b":status"))
                 if status >= 200:  # 1xx answers are interim
-                    stream.unreachable = self.upstream_unreachable
                     stream.answer(status, _regular(headers))
             if end_stream:
                 self._finish_poll(stream_id, stream)
@@ -115,9 +100,8 @@ class StreamPublisher:
             stream.response_encoding = _value(headers, b"grpc-encoding").decode("latin-1")
             self._publish(
                 model.ResponseHeadersSeen(
-                    **self._stamper.stamp(),
-                    connection=self.connection,
-                    stream=stream.ident,
+                    **self.context.stamp(),
+                    **self.context.stream_ids(stream.ident),
                     metadata=_metadata(headers),
                     http_status=stream.http_status,
                     method=stream.method,
@@ -180,16 +164,12 @@ class StreamPublisher:
 
     def on_goaway(self, side: Side, last_stream_id: int, error_code: int, debug: bytes) -> None:
         who = "Envoy" if side is Side.DOWNSTREAM else "the control plane"
-        if side is Side.UPSTREAM and self.upstream_unreachable:
+        if side is Side.UPSTREAM and self.context.unreachable:
             who = "xdsspy, answering for the unreachable control plane,"
         text = f"{who} sent GOAWAY (error code {error_code}, last stream {last_stream_id})"
         if debug:
             text += f": {debug.decode('utf-8', 'replace')}"
-        self._publish(
-            model.Note(
-                **self._stamper.stamp(), connection=self.connection, level=model.NoteLevel.INFO, text=text
-            )
-        )
+        self.context.note(model.NoteLevel.INFO, text)
 
     # -- the connection ended -------------------------------------------------------------
 
@@ -198,18 +178,12 @@ class StreamPublisher:
         for stream_id, stream in list(self._streams.items()):
             if isinstance(stream, _Ignored):
                 continue
-            code = Code.CANCELLED if cause is not model.CloseCause.UPSTREAM else Code.UNAVAILABLE
-            if self.upstream_unreachable:
-                code, cause, details = (
-                    Code.UNAVAILABLE,
-                    model.CloseCause.UPSTREAM_UNAVAILABLE,
-                    self.upstream_unreachable,
-                )
+            code, why, text = self.context.ending(cause, details)
             if isinstance(stream, rest_events.Poll):
-                stream.abandon(code, details, cause)
+                stream.abandon(code, text, why)
                 self._streams.pop(stream_id, None)
             else:
-                self._close(stream_id, stream, code, details, (), cause)
+                self._close(stream_id, stream, code, text, (), why)
         self._streams.clear()
 
     # -- helpers --------------------------------------------------------------------------
@@ -221,7 +195,7 @@ class StreamPublisher:
         if content_type.startswith(b"application/grpc"):
             method = path.decode("latin-1")
             stream = _GrpcStream(
-                ident=self._ids.new_stream(),
+                ident=self.context.ids.new_stream(),
                 method=method,
                 request_encoding=_value(headers, b"grpc-encoding").decode("latin-1"),
                 requests=grpc_messages.Assembler(self._max),
@@ -229,27 +203,22 @@ class StreamPublisher:
             )
             self._publish(
                 model.StreamOpened(
-                    **self._stamper.stamp(),
-                    connection=self.connection,
-                    stream=stream.ident,
+                    **self.context.stamp(),
+                    **self.context.stream_ids(stream.ident),
                     transport=model.Transport.GRPC,
                     method=method,
-                    peer=self.peer,
+                    peer=self.context.peer,
                     metadata=_metadata(headers),
                     timeout_seconds=_timeout(_value(headers, b"grpc-timeout")),
                 )
             )
         elif rest_events.is_discovery_path(path):
             stream = rest_events.Poll(
-                publish=self._publish,
-                stamper=self._stamper,
-                ids={"connection": self.connection, "stream": self._ids.new_stream()},
-                peer=self.peer,
+                self.context,
                 target=path,
                 http_method=_value(headers, b":method").decode("latin-1"),
                 http_version="2",
                 headers=_as_http1(headers),
-                max_body_bytes=self._max,
             )
             stream.open()
         else:
@@ -264,7 +233,7 @@ class StreamPublisher:
         encoding: str,
         message: grpc_messages.Message | grpc_messages.Skipped,
     ) -> None:
-        ids: model.StreamIds = {"connection": self.connection, "stream": stream.ident}
+        ids = self.context.stream_ids(stream.ident)
         if isinstance(message, grpc_messages.Skipped):
             self._note(
                 ids,
@@ -292,7 +261,7 @@ class StreamPublisher:
                 )
         self._publish(
             model.MessageSeen(
-                **self._stamper.stamp(), **ids, direction=direction, raw=raw, method=stream.method
+                **self.context.stamp(), **ids, direction=direction, raw=raw, method=stream.method
             )
         )
 
@@ -312,7 +281,7 @@ class StreamPublisher:
             details = f"no grpc-status in the trailers (HTTP status {http})"
         trailers = tuple((k, v) for k, v in _metadata(headers) if k not in ("grpc-status", "grpc-message"))
         cause = model.CloseCause.UPSTREAM
-        if self.upstream_unreachable:
+        if self.context.unreachable:  # the trailers were xdsspy's own
             cause = model.CloseCause.UPSTREAM_UNAVAILABLE
         self._close(stream_id, stream, code, details, trailers, cause)
 
@@ -326,7 +295,7 @@ class StreamPublisher:
         cause: model.CloseCause,
     ) -> None:
         self._streams.pop(stream_id, None)
-        ids: model.StreamIds = {"connection": self.connection, "stream": stream.ident}
+        ids = self.context.stream_ids(stream.ident)
         for direction, assembler in (
             (model.Direction.REQUEST, stream.requests),
             (model.Direction.RESPONSE, stream.responses),
@@ -340,7 +309,7 @@ class StreamPublisher:
                 )
         self._publish(
             model.StreamClosed(
-                **self._stamper.stamp(),
+                **self.context.stamp(),
                 **ids,
                 code=code,
                 details=details,
@@ -355,10 +324,10 @@ class StreamPublisher:
         poll.response_done()
 
     def _note(self, ids: model.StreamIds, level: model.NoteLevel, text: str) -> None:
-        self._publish(model.Note(**self._stamper.stamp(), **ids, level=level, text=text))
+        self.context.note(level, text, ids["stream"])
 
     def _publish(self, event: model.Event) -> None:
-        self._sink.publish(event)
+        self.context.publish(event)
 
 
 def _value(headers: Headers, name: bytes) -> bytes:

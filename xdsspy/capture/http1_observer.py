@@ -19,7 +19,6 @@ from xdsspy import model
 from xdsspy.capture import rest_events
 from xdsspy.capture import sink as sink_mod
 from xdsspy.capture.h2_observer import Side
-from xdsspy.grpc_status import Code
 
 
 class Unfollowable(Exception):
@@ -98,26 +97,11 @@ class _Responses:
 class Http1Observer:
     """Both directions of one HTTP/1.1 connection."""
 
-    def __init__(
-        self,
-        *,
-        connection: int,
-        peer: str,
-        sink: sink_mod.Sink,
-        stamper: sink_mod.Stamper,
-        ids: sink_mod.Ids,
-        max_body_bytes: int,
-    ) -> None:
-        self.connection = connection
-        self.peer = peer
-        self._sink = sink
-        self._stamper = stamper
-        self._ids = ids
-        self._max = max_body_bytes
+    def __init__(self, context: sink_mod.ConnectionContext) -> None:
+        self.context = context
         self._request_parser = httptools.HttpRequestParser(_Requests(self))
         self._response_parser = httptools.HttpResponseParser(_Responses(self))
         self._waiting: collections.deque[rest_events.Poll | None] = collections.deque()
-        self.upstream_unreachable = ""
         self._close_delimited = False  # the answer being read has no length: the close ends it
 
     def feed(self, side: Side, data: bytes) -> None:
@@ -144,15 +128,11 @@ class Http1Observer:
         poll = None
         if rest_events.is_discovery_path(target):
             poll = rest_events.Poll(
-                publish=self._sink.publish,
-                stamper=self._stamper,
-                ids={"connection": self.connection, "stream": self._ids.new_stream()},
-                peer=self.peer,
+                self.context,
                 target=target,
                 http_method=method.decode("latin-1"),
                 http_version=self._request_parser.get_http_version(),
                 headers=headers,
-                max_body_bytes=self._max,
             )
             poll.open()
         self._waiting.append(poll)
@@ -166,7 +146,6 @@ class Http1Observer:
             raise Unfollowable(f"an HTTP {status} answer to no request")
         poll = self._waiting[0]
         if poll is not None:
-            poll.unreachable = self.upstream_unreachable
             poll.answer(status, headers)
         self._close_delimited = _body_ends_with_the_connection(status, headers)
         return poll
@@ -183,13 +162,7 @@ class Http1Observer:
             poll = self._waiting.popleft()  # its answer is complete: its body was to end with the connection
             if poll is not None and not poll.closed:
                 poll.response_done()
-        code = Code.CANCELLED if cause is not model.CloseCause.UPSTREAM else Code.UNAVAILABLE
-        if self.upstream_unreachable:
-            code, cause, details = (
-                Code.UNAVAILABLE,
-                model.CloseCause.UPSTREAM_UNAVAILABLE,
-                self.upstream_unreachable,
-            )
+        code, cause, details = self.context.ending(cause, details)
         for poll in self._waiting:
             if poll is not None and not poll.closed:
                 poll.abandon(code, details, cause)

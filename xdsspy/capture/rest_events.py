@@ -14,7 +14,6 @@ a body was over the recording limit (it was forwarded all the same).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 from xdsspy import model
 from xdsspy.capture import sink as sink_mod
@@ -56,43 +55,37 @@ class Poll:
 
     def __init__(
         self,
+        context: sink_mod.ConnectionContext,
         *,
-        publish: Callable[[model.Event], None],
-        stamper: sink_mod.Stamper,
-        ids: model.StreamIds,
-        peer: str,
         target: bytes,
         http_method: str,
         http_version: str,
         headers: list[tuple[bytes, bytes]],
-        max_body_bytes: int,
     ) -> None:
-        self._publish = publish
-        self._stamper = stamper
-        self.ids = ids
-        self.peer = peer
+        self.context = context
+        self._publish = context.publish
+        self.ids = context.new_stream()
         self.method = target.decode("latin-1")
         self.http_method = http_method
         self.http_version = http_version
         self.headers = headers
-        self._request: _Body | None = _Body(max_body_bytes)
+        self._limit = context.max_message_bytes
+        self._request: _Body | None = _Body(self._limit)
         self._response: _Body | None = None
-        self._limit = max_body_bytes
         self.status = 0
         self.answered = False
         self.closed = False
-        self.unreachable = ""  # set when the answer is xdsspy's own, for a control plane it could not reach
 
     def open(self) -> None:
         self._publish(
             model.StreamOpened(
-                **self._stamper.stamp(),
+                **self.context.stamp(),
                 **self.ids,
                 transport=model.Transport.REST,
                 method=self.method,
                 http_method=self.http_method,
                 http_version=self.http_version,
-                peer=self.peer,
+                peer=self.context.peer,
                 metadata=_metadata(self.headers),
             )
         )
@@ -123,7 +116,7 @@ class Poll:
         self._response = _Body(self._limit)
         self._publish(
             model.ResponseHeadersSeen(
-                **self._stamper.stamp(),
+                **self.context.stamp(),
                 **self.ids,
                 metadata=_metadata(headers),
                 http_status=status,
@@ -145,8 +138,8 @@ class Poll:
             self._close(Code.RESOURCE_EXHAUSTED, details, model.CloseCause.UPSTREAM)
             return
         self._message(model.Direction.RESPONSE, response.joined())
-        if self.unreachable:
-            details = f"HTTP {self.status} from xdsspy: {self.unreachable}"
+        if self.context.unreachable:  # the answer was xdsspy's own
+            details = f"HTTP {self.status} from xdsspy: {self.context.unreachable}"
             self._close(Code.UNAVAILABLE, details, model.CloseCause.UPSTREAM_UNAVAILABLE)
             return
         self._close(Code.OK, f"HTTP {self.status}", model.CloseCause.UPSTREAM)
@@ -168,20 +161,18 @@ class Poll:
     def _message(self, direction: model.Direction, raw: bytes) -> None:
         self._publish(
             model.MessageSeen(
-                **self._stamper.stamp(), **self.ids, direction=direction, raw=raw, method=self.method
+                **self.context.stamp(), **self.ids, direction=direction, raw=raw, method=self.method
             )
         )
 
     def _note(self, text: str) -> None:
-        self._publish(
-            model.Note(**self._stamper.stamp(), **self.ids, level=model.NoteLevel.WARNING, text=text)
-        )
+        self.context.note(model.NoteLevel.WARNING, text, self.ids["stream"])
 
     def _close(self, code: int, details: str, cause: model.CloseCause) -> None:
         self.closed = True
         self._publish(
             model.StreamClosed(
-                **self._stamper.stamp(),
+                **self.context.stamp(),
                 **self.ids,
                 code=code,
                 details=details,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 from typing import Protocol
 
 from xdsspy import model
+from xdsspy.grpc_status import Code
 
 
 class Sink(Protocol):
@@ -63,3 +65,39 @@ class Stamper:
 
     def stamp(self) -> model.Stamp:
         return {"seq": next(self._seq), "wall_ns": time.time_ns(), "monotonic_ns": time.monotonic_ns()}
+
+
+@dataclasses.dataclass(slots=True)
+class ConnectionContext:
+    """One relayed connection as the parts reading it share it: its id and peer, where its events go,
+    the size limit, and, once set, why xdsspy answers for its control plane."""
+
+    connection: int
+    peer: str
+    sink: Sink
+    stamper: Stamper
+    ids: Ids
+    max_message_bytes: int
+    unreachable: str = ""  # set when xdsspy answers for a control plane it could not reach
+
+    def publish(self, event: model.Event) -> None:
+        self.sink.publish(event)
+
+    def stamp(self) -> model.Stamp:
+        return self.stamper.stamp()
+
+    def stream_ids(self, stream: int) -> model.StreamIds:
+        return {"connection": self.connection, "stream": stream}
+
+    def new_stream(self) -> model.StreamIds:
+        """Ids for a stream about to be recorded (ids are shared by every proxy of the capture)."""
+        return self.stream_ids(self.ids.new_stream())
+
+    def note(self, level: model.NoteLevel, text: str, stream: int = 0) -> None:
+        self.publish(model.Note(**self.stamp(), **self.stream_ids(stream), level=level, text=text))
+
+    def ending(self, cause: model.CloseCause, details: str) -> tuple[int, model.CloseCause, str]:
+        """How a stream still open ends when its connection does: its code, cause and details."""
+        if self.unreachable:
+            return Code.UNAVAILABLE, model.CloseCause.UPSTREAM_UNAVAILABLE, self.unreachable
+        return (Code.UNAVAILABLE if cause is model.CloseCause.UPSTREAM else Code.CANCELLED), cause, details

@@ -23,29 +23,18 @@ _PREFACE = h2_observer.PREFACE
 class ConnectionWatch:
     """Publishes the events of one connection; feed() never raises."""
 
-    def __init__(
-        self,
-        *,
-        connection: int,
-        peer: str,
-        sink: sink_mod.Sink,
-        stamper: sink_mod.Stamper,
-        ids: sink_mod.Ids,
-        max_message_bytes: int,
-    ) -> None:
-        self.connection = connection
-        self._stopped = isinstance(sink, sink_mod.NullSink)  # nothing would keep what is read
-        self.peer = peer
-        self._sink = sink
-        self._stamper = stamper
-        self._ids = ids
-        self._max = max_message_bytes
+    def __init__(self, context: sink_mod.ConnectionContext, *, enabled: bool = True) -> None:
+        self._context = context
+        self._stopped = not enabled
         self._sniffed = b""
         self._early_upstream: list[bytes] = []  # a server may speak first (HTTP/2 SETTINGS)
         self._h2: h2_observer.ConnectionObserver | None = None
         self._streams: h2_streams.StreamPublisher | http1_observer.Http1Observer | None = None
         self.is_http2: bool | None = None
-        self._unreachable = ""
+
+    @property
+    def connection(self) -> int:
+        return self._context.connection
 
     @property
     def watching(self) -> bool:
@@ -53,9 +42,7 @@ class ConnectionWatch:
 
     def upstream_unreachable(self, details: str) -> None:
         """xdsspy answers for the control plane from now on: streams that end, end for this reason."""
-        self._unreachable = details
-        if self._streams is not None:
-            self._streams.upstream_unreachable = details
+        self._context.unreachable = details
 
     def feed(self, side: Side, data: bytes) -> None:
         if self._stopped:
@@ -98,22 +85,14 @@ class ConnectionWatch:
         head = self._sniffed[: len(_PREFACE)]
         if _PREFACE.startswith(head) and len(head) < len(_PREFACE):
             return False
-        common = {
-            "connection": self.connection,
-            "peer": self.peer,
-            "sink": self._sink,
-            "stamper": self._stamper,
-            "ids": self._ids,
-        }
         if head == _PREFACE:
             self.is_http2 = True
-            publisher = h2_streams.StreamPublisher(**common, max_message_bytes=self._max)  # type: ignore[arg-type]
+            publisher = h2_streams.StreamPublisher(self._context)
             self._h2 = h2_observer.ConnectionObserver(publisher)
             self._streams = publisher
         else:
             self.is_http2 = False
-            self._streams = http1_observer.Http1Observer(**common, max_body_bytes=self._max)  # type: ignore[arg-type]
-        self._streams.upstream_unreachable = self._unreachable
+            self._streams = http1_observer.Http1Observer(self._context)
         return True
 
     def _feed(self, side: Side, data: bytes) -> None:
@@ -126,7 +105,7 @@ class ConnectionWatch:
         self._stopped = True
         self._note(
             model.NoteLevel.ERROR,
-            f"xdsspy stopped reading connection {self.connection} ({self.peer}): {reason}."
+            f"xdsspy stopped reading connection {self.connection} ({self._context.peer}): {reason}."
             " Its bytes are still forwarded unchanged, but no longer recorded",
         )
         if self._streams is not None:
@@ -139,9 +118,7 @@ class ConnectionWatch:
 
     def _note(self, level: model.NoteLevel, text: str) -> None:
         try:
-            self._sink.publish(
-                model.Note(**self._stamper.stamp(), connection=self.connection, level=level, text=text)
-            )
+            self._context.note(level, text)
         except Exception:
             pass
 
@@ -152,16 +129,13 @@ _Expected = (h2_observer.Malformed, http1_observer.Unfollowable)
 def factory(
     sink: sink_mod.Sink, stamper: sink_mod.Stamper, ids: sink_mod.Ids, max_message_bytes: int
 ) -> Callable[[int, str], ConnectionWatch]:
-    """What a relay calls for each new connection (its id and peer name) to get the connection's watcher."""
+    """What a relay calls for each new connection (its id and peer name) to get the connection's watcher.
+
+    Without a recording (a NullSink) the watchers read nothing: there would be nowhere to put it."""
+    enabled = not isinstance(sink, sink_mod.NullSink)
 
     def make(connection: int, peer: str) -> ConnectionWatch:
-        return ConnectionWatch(
-            connection=connection,
-            peer=peer,
-            sink=sink,
-            stamper=stamper,
-            ids=ids,
-            max_message_bytes=max_message_bytes,
-        )
+        context = sink_mod.ConnectionContext(connection, peer, sink, stamper, ids, max_message_bytes)
+        return ConnectionWatch(context, enabled=enabled)
 
     return make

@@ -51,12 +51,9 @@ class Wire:
     ) -> None:
         self.sink = ListSink()
         self.publisher = h2_streams.StreamPublisher(
-            connection=CONNECTION,
-            peer=PEER,
-            sink=self.sink,
-            stamper=sink_mod.Stamper(),
-            ids=ids if ids is not None else sink_mod.Ids(),
-            max_message_bytes=max_message_bytes,
+            sink_mod.ConnectionContext(
+                CONNECTION, PEER, self.sink, sink_mod.Stamper(), ids or sink_mod.Ids(), max_message_bytes
+            )
         )
         self.observer = h2_observer.ConnectionObserver(self.publisher)
         self.client = h2.connection.H2Connection(
@@ -513,7 +510,7 @@ def test_the_connection_ending_closes_every_open_stream_with_its_cause(
 def test_the_connection_ending_while_the_control_plane_is_unreachable() -> None:
     wire = Wire()
     wire.request(1, GRPC_REQUEST)
-    wire.publisher.upstream_unreachable = "connect to 10.0.0.1:18000 refused"
+    wire.publisher.context.unreachable = "connect to 10.0.0.1:18000 refused"
     wire.publisher.connection_ended(model.CloseCause.DOWNSTREAM, "Envoy closed the connection")
     closed = only(wire.sink.of(model.StreamClosed))
     assert (closed.code, closed.cause, closed.details) == (
@@ -525,7 +522,7 @@ def test_the_connection_ending_while_the_control_plane_is_unreachable() -> None:
 
 def test_trailers_sent_for_an_unreachable_control_plane_say_so_in_the_cause() -> None:
     wire = Wire()
-    wire.publisher.upstream_unreachable = "no route to the control plane"
+    wire.publisher.context.unreachable = "no route to the control plane"
     wire.request(1, GRPC_REQUEST)
     wire.respond(
         1, [*GRPC_RESPONSE, (b"grpc-status", b"14"), (b"grpc-message", b"unreachable")], end_stream=True
@@ -597,12 +594,7 @@ def without_times(events: list[model.Event]) -> list[model.Event]:
 def replay(log: list[tuple[Side, bytes]], chunk_sizes: Callable[[], int]) -> list[model.Event]:
     sink = ListSink()
     publisher = h2_streams.StreamPublisher(
-        connection=CONNECTION,
-        peer=PEER,
-        sink=sink,
-        stamper=sink_mod.Stamper(),
-        ids=sink_mod.Ids(),
-        max_message_bytes=1000,
+        sink_mod.ConnectionContext(CONNECTION, PEER, sink, sink_mod.Stamper(), sink_mod.Ids(), 1000)
     )
     observer = h2_observer.ConnectionObserver(publisher)
     for side, data in log:

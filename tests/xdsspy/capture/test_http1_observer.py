@@ -36,12 +36,9 @@ def _observer(
 ) -> tuple[Http1Observer, ListSink]:
     sink = ListSink()
     observer = Http1Observer(
-        connection=connection,
-        peer="127.0.0.1:40000",
-        sink=sink,
-        stamper=sink_mod.Stamper(),
-        ids=ids if ids is not None else sink_mod.Ids(),
-        max_body_bytes=max_body_bytes,
+        sink_mod.ConnectionContext(
+            connection, "127.0.0.1:40000", sink, sink_mod.Stamper(), ids or sink_mod.Ids(), max_body_bytes
+        )
     )
     return observer, sink
 
@@ -529,7 +526,7 @@ def test_a_response_delimited_by_the_connection_closing_is_complete() -> None:
 
 def test_an_unreachable_control_plane_closes_the_answered_poll_with_code_14() -> None:
     observer, sink = _observer()
-    observer.upstream_unreachable = "control plane 127.0.0.1:1 unreachable: connection refused"
+    observer.context.unreachable = "control plane 127.0.0.1:1 unreachable: connection refused"
     body = b"xdsspy: control plane 127.0.0.1:1 unreachable: connection refused\n"
     answer = (
         b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n"
@@ -547,7 +544,7 @@ def test_an_unreachable_control_plane_closes_the_answered_poll_with_code_14() ->
 
 def test_an_unreachable_control_plane_closes_an_unanswered_poll_with_its_reason() -> None:
     observer, sink = _observer()
-    observer.upstream_unreachable = "control plane 127.0.0.1:1 unreachable: timed out"
+    observer.context.unreachable = "control plane 127.0.0.1:1 unreachable: timed out"
     observer.feed(D, _post())
     observer.connection_ended(model.CloseCause.DOWNSTREAM, "Envoy closed the connection")
     (closed,) = _closed(sink.events)

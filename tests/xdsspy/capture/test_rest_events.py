@@ -22,18 +22,18 @@ def _poll(
     headers: list[tuple[bytes, bytes]] | None = None,
 ) -> tuple[rest_events.Poll, ListSink]:
     sink = ListSink()
+    ids = sink_mod.Ids()
+    for _ in range(8):
+        ids.new_stream()  # so that the poll is stream 9
+    context = sink_mod.ConnectionContext(5, "10.0.0.2:51000", sink, sink_mod.Stamper(), ids, max_body_bytes)
     poll = rest_events.Poll(
-        publish=sink.publish,
-        stamper=sink_mod.Stamper(),
-        ids={"connection": 5, "stream": 9},
-        peer="10.0.0.2:51000",
+        context,
         target=target,
         http_method="POST",
         http_version="1.1",
         headers=headers
         if headers is not None
         else [(b"Host", b"cp"), (b"Content-Type", b"application/json")],
-        max_body_bytes=max_body_bytes,
     )
     return poll, sink
 
@@ -205,7 +205,7 @@ def test_response_done_without_an_answer_closes_unavailable() -> None:
 
 def test_xdsspys_own_answer_closes_unavailable_with_the_reason() -> None:
     poll, sink = _poll()
-    poll.unreachable = "control plane cp:18000 unreachable: connection refused"
+    poll.context.unreachable = "control plane cp:18000 unreachable: connection refused"
     _answered(poll, 503)
     poll.body(False, b"xdsspy: control plane cp:18000 unreachable: connection refused\n")
     poll.response_done()

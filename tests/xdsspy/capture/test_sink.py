@@ -37,3 +37,25 @@ def test_fan_out_keeps_going_when_one_consumer_fails() -> None:
     event = f.tmessage(seq=1)
     fan.publish(event)
     assert seen == [event]
+
+
+def test_a_connection_context_draws_stream_ids_from_the_shared_counter() -> None:
+    ids = sink.Ids()
+    first = sink.ConnectionContext(1, "ipv4:127.0.0.1:1", sink.NullSink(), sink.Stamper(), ids, 10)
+    second = sink.ConnectionContext(2, "ipv4:127.0.0.1:2", sink.NullSink(), sink.Stamper(), ids, 10)
+    assert [first.new_stream(), second.new_stream()] == [
+        {"connection": 1, "stream": 1},
+        {"connection": 2, "stream": 2},
+    ]
+
+
+def test_how_open_streams_end_with_their_connection() -> None:
+    context = sink.ConnectionContext(1, "p", sink.NullSink(), sink.Stamper(), sink.Ids(), 10)
+    assert context.ending(model.CloseCause.DOWNSTREAM, "gone") == (1, model.CloseCause.DOWNSTREAM, "gone")
+    assert context.ending(model.CloseCause.UPSTREAM, "cp left") == (14, model.CloseCause.UPSTREAM, "cp left")
+    context.unreachable = "control plane cp:1 unreachable: Connection refused"
+    assert context.ending(model.CloseCause.DOWNSTREAM, "gone") == (
+        14,
+        model.CloseCause.UPSTREAM_UNAVAILABLE,
+        "control plane cp:1 unreachable: Connection refused",
+    )

@@ -17,10 +17,7 @@ from xdsspy.testing.sinks import ListSink
 
 
 def _watch(sink: Any) -> watch.ConnectionWatch:
-    return watch.ConnectionWatch(
-        connection=7, peer="ipv4:127.0.0.1:5000", sink=sink, stamper=sink_mod.Stamper(), ids=sink_mod.Ids(),
-        max_message_bytes=1 << 20,
-    )  # fmt: skip
+    return watch.factory(sink, sink_mod.Stamper(), sink_mod.Ids(), 1 << 20)(7, "ipv4:127.0.0.1:5000")
 
 
 def _grpc_exchange() -> tuple[bytes, bytes]:
