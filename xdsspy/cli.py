@@ -33,7 +33,7 @@ def _address(text: str) -> addresses.Address:
 
 
 def _rest_url(text: str) -> str:
-    from xdsspy.capture import rest_proxy  # only when REST is asked for: it brings in the HTTP stack
+    from xdsspy.capture import rest_proxy  # only when REST is asked for: show and export need no capture code
 
     try:
         return rest_proxy.parse_upstream(text)

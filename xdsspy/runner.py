@@ -17,14 +17,14 @@ import dataclasses
 import os
 import signal
 import sys
-from collections.abc import Sequence
-from typing import Protocol
 
 import uvloop
 
 from xdsspy import model
 from xdsspy.addresses import Address
 from xdsspy.capture import grpc_proxy
+from xdsspy.capture import relay
+from xdsspy.capture import rest_proxy
 from xdsspy.capture import sink as sink_mod
 from xdsspy.record import process as recorder_mod
 from xdsspy.record import writer as writer_mod
@@ -44,12 +44,6 @@ class CaptureOptions:
     compression_level: int = writer_mod.DEFAULT_COMPRESSION_LEVEL
     max_buffer_bytes: int = 1 << 30
     recorder: str = "thread"  # or "process": see docs/performance.md
-
-
-class _Proxy(Protocol):
-    async def start(self, listen: Sequence[Address]) -> list[str]: ...
-
-    async def stop(self, grace: float = 1.0) -> None: ...
 
 
 def _say(text: str) -> None:
@@ -102,13 +96,14 @@ async def run_capture(options: CaptureOptions) -> int:
         )
         sink = recorder
     ids = sink_mod.Ids()  # one id space for both proxies: one recording
-    proxies: list[_Proxy] = []
+    proxies: list[relay.Relay] = []
     routes: list[str] = []
     listening: list[str] = []
     upstreams: list[str] = []
     try:
+        planned: list[tuple[relay.Relay, tuple[Address, ...], str]] = []
         if options.upstream is not None:
-            proxy = grpc_proxy.GrpcProxy(
+            grpc = grpc_proxy.GrpcProxy(
                 grpc_proxy.ProxyOptions(
                     upstream=options.upstream, max_message_bytes=options.max_message_bytes
                 ),
@@ -116,14 +111,8 @@ async def run_capture(options: CaptureOptions) -> int:
                 stamper,
                 ids,
             )
-            proxies.append(proxy)
-            bound = await _start(proxy, options.listen)
-            listening += bound
-            upstreams.append(str(options.upstream))
-            routes.append(f"{', '.join(bound)} -> {options.upstream}")
+            planned.append((grpc, options.listen, ""))
         if options.rest_upstream is not None:
-            from xdsspy.capture import rest_proxy  # the HTTP stack is loaded only when REST is asked for
-
             rest = rest_proxy.RestProxy(
                 rest_proxy.RestProxyOptions(
                     upstream=options.rest_upstream,
@@ -134,11 +123,13 @@ async def run_capture(options: CaptureOptions) -> int:
                 stamper,
                 ids,
             )
-            proxies.append(rest)
-            bound = await _start(rest, options.rest_listen)
+            planned.append((rest, options.rest_listen, " (REST)"))
+        for proxy, listen, kind in planned:
+            proxies.append(proxy)
+            bound = await _start(proxy, listen)
             listening += bound
-            upstreams.append(str(rest.upstream))
-            routes.append(f"{', '.join(bound)} -> {rest.upstream} (REST)")
+            upstreams.append(str(proxy.upstream))
+            routes.append(f"{', '.join(bound)} -> {proxy.upstream}{kind}")
     except Exception as e:
         _say(str(e))
         for started in proxies:
@@ -180,7 +171,7 @@ async def run_capture(options: CaptureOptions) -> int:
     return 0
 
 
-async def _start(proxy: _Proxy, listen: tuple[Address, ...]) -> list[str]:
+async def _start(proxy: relay.Relay, listen: tuple[Address, ...]) -> list[str]:
     try:
         return await proxy.start(listen)
     except Exception as e:
