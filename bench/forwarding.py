@@ -33,6 +33,7 @@ from collections.abc import Iterator
 
 import aiohttp
 
+from xdsspy.testing import processes
 from xdsspy.testing import raw_peers as _peers
 
 SIZES = {"1KB": 1_000, "100KB": 100_000, "10MB": 10_000_000}
@@ -42,12 +43,6 @@ LATENCY_TARGET_MS = 0.5
 REST_BODY_BYTES = 1_000_000
 REST_LATENCY_TARGET_MS = 2.0
 REST_THROUGHPUT_TARGET = 0.5
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
@@ -111,7 +106,11 @@ def main() -> int:
 
 
 def grpc_main(args: argparse.Namespace) -> None:
-    upstream_port, plain_port, recording_port = free_port(), free_port(), free_port()
+    upstream_port, plain_port, recording_port = (
+        processes.free_port(),
+        processes.free_port(),
+        processes.free_port(),
+    )
     tmp = tempfile.mkdtemp(prefix="xdsspy-bench-")
     record_path = os.path.join(tmp, "bench.xdsspy")
     xdsspy = [
@@ -212,7 +211,7 @@ def rest_request() -> bytes:
 
 
 def rest_main(args: argparse.Namespace) -> None:
-    upstream_port, relay_port, plain_port, recording_port = (free_port() for _ in range(4))
+    upstream_port, relay_port, plain_port, recording_port = (processes.free_port() for _ in range(4))
     tmp = tempfile.mkdtemp(prefix="xdsspy-bench-rest-")
     record_path = os.path.join(tmp, "bench.xdsspy")
     upstream = f"http://127.0.0.1:{upstream_port}"

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import hashlib
 import os
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +17,7 @@ from xdsspy import addresses
 from xdsspy import model
 from xdsspy.capture import grpc_proxy
 from xdsspy.capture import sink as sink_mod
+from xdsspy.testing import processes
 from xdsspy.testing.sinks import ListSink
 
 BIG = [("grpc.max_receive_message_length", 1 << 30), ("grpc.max_send_message_length", 1 << 30)]
@@ -115,14 +115,6 @@ def _closes(sink: ListSink) -> list[model.StreamClosed]:
     return [e for e in sink.events if isinstance(e, model.StreamClosed)]
 
 
-async def _until(condition: Any, limit_s: float = 10.0) -> None:
-    for _ in range(int(limit_s / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met in time")
-
-
 def test_bidi_stream_bytes_metadata_trailers_pass_unchanged() -> None:
     async def scenario() -> None:
         async with running() as (upstream, sink, target, _):
@@ -151,7 +143,7 @@ def test_bidi_stream_bytes_metadata_trailers_pass_unchanged() -> None:
             assert seen["clusterid"] == "Kubernetes"
             assert seen["x-trace-bin"] == b"\x01\x02"
             assert upstream.received == payloads
-            await _until(lambda: _closes(sink))
+            await processes.until(lambda: _closes(sink))
             assert _messages(sink, model.Direction.REQUEST) == payloads
             assert _messages(sink, model.Direction.RESPONSE) == [p[::-1] for p in payloads]
             opened = next(e for e in sink.events if isinstance(e, model.StreamOpened))
@@ -178,7 +170,7 @@ def test_error_status_details_and_trailers_reach_envoy() -> None:
                 assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
                 assert info.value.details() == "not for you"
                 assert dict(info.value.trailing_metadata())["x-reason"] == "jwt expired"
-            await _until(lambda: _closes(sink))
+            await processes.until(lambda: _closes(sink))
             close = _closes(sink)[0]
             assert (close.code, close.details) == (grpc.StatusCode.PERMISSION_DENIED.value[0], "not for you")
             assert close.cause == model.CloseCause.UPSTREAM
@@ -193,7 +185,7 @@ def test_unary_and_server_streaming_calls_are_forwarded() -> None:
                 assert await channel.unary_unary("/test.Svc/Unary")(b"fetch") == b"unary:fetch"
                 got = [m async for m in channel.unary_stream("/test.Svc/ServerStream")(b"s")]
                 assert got == [b"s\x00", b"s\x01", b"s\x02"]
-            await _until(lambda: len(_closes(sink)) == 2)
+            await processes.until(lambda: len(_closes(sink)) == 2)
             assert _messages(sink, model.Direction.RESPONSE) == [b"unary:fetch", b"s\x00", b"s\x01", b"s\x02"]
 
     asyncio.run(scenario())
@@ -206,7 +198,7 @@ def test_method_the_upstream_does_not_know_gets_its_unimplemented() -> None:
                 with pytest.raises(grpc.aio.AioRpcError) as info:
                     await channel.unary_unary("/never.Heard/Of")(b"?")
                 assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
-            await _until(lambda: _closes(sink))
+            await processes.until(lambda: _closes(sink))
             assert _closes(sink)[0].code == grpc.StatusCode.UNIMPLEMENTED.value[0]
 
     asyncio.run(scenario())
@@ -214,9 +206,7 @@ def test_method_the_upstream_does_not_know_gets_its_unimplemented() -> None:
 
 def test_upstream_down_gives_unavailable_and_the_proxy_keeps_running() -> None:
     async def scenario() -> None:
-        with socket.socket() as probe:  # a port nobody listens on: the control plane is down
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = processes.free_port()  # nobody listens there: the control plane is down
         sink = ListSink()
         proxy = grpc_proxy.GrpcProxy(
             grpc_proxy.ProxyOptions(upstream=addresses.parse(f"127.0.0.1:{port}")), sink, sink_mod.Stamper()
@@ -228,7 +218,7 @@ def test_upstream_down_gives_unavailable_and_the_proxy_keeps_running() -> None:
                 await call.read()  # xdsspy answers as soon as the stream opens, as a down server would
             assert info.value.code() == grpc.StatusCode.UNAVAILABLE
             assert "unreachable: Connection refused" in (info.value.details() or "")
-        await _until(lambda: _closes(sink))
+        await processes.until(lambda: _closes(sink))
         closed = _closes(sink)[0]
         assert closed.cause == model.CloseCause.UPSTREAM_UNAVAILABLE and closed.code == 14
         assert "unreachable: Connection refused" in closed.details
@@ -260,10 +250,10 @@ def test_envoy_going_away_cancels_the_upstream_call() -> None:
             channel = grpc.aio.insecure_channel(target)
             call = channel.stream_stream("/test.Svc/Hang")()
             await call.write(b"x")
-            await _until(lambda: any(isinstance(e, model.MessageSeen) for e in sink.events))
+            await processes.until(lambda: any(isinstance(e, model.MessageSeen) for e in sink.events))
             await channel.close()  # the downstream connection disappears
             await asyncio.wait_for(upstream.cancelled.wait(), 10)
-            await _until(lambda: _closes(sink))
+            await processes.until(lambda: _closes(sink))
             assert _closes(sink)[0].cause == model.CloseCause.DOWNSTREAM
 
     asyncio.run(scenario())
@@ -301,7 +291,7 @@ def test_message_over_the_recording_limit_passes_and_the_recording_says_it_is_mi
         async with grpc.aio.insecure_channel(target, options=BIG) as channel:
             assert await channel.unary_unary("/test.Svc/Unary")(b"x" * 5000) == b"unary:" + b"x" * 5000
             assert await channel.unary_unary("/test.Svc/Unary")(b"small") == b"unary:small"
-        await _until(lambda: len(_closes(sink)) == 2)
+        await processes.until(lambda: len(_closes(sink)) == 2)
         notes = [e.text for e in sink.events if isinstance(e, model.Note)]
         assert any("request message of 5000 bytes was forwarded but not recorded" in n for n in notes), notes
         assert any("response message of 5006 bytes was forwarded but not recorded" in n for n in notes), notes

@@ -18,6 +18,7 @@ from xdsspy import model
 from xdsspy.capture import relay
 from xdsspy.capture import sink as sink_mod
 from xdsspy.capture.h2_observer import Side
+from xdsspy.testing import processes
 
 
 class SpyWatch:
@@ -96,14 +97,6 @@ async def _connect(bound: str) -> tuple[asyncio.StreamReader, asyncio.StreamWrit
     return await asyncio.open_connection(address.host, address.port)
 
 
-async def _until(condition: Any, limit_s: float = 10.0) -> None:
-    for _ in range(int(limit_s / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met in time")
-
-
 def test_bytes_pass_unchanged_both_ways_and_the_watcher_sees_the_same() -> None:
     async def scenario() -> None:
         async with relaying() as (_, _, watches, bound):
@@ -148,7 +141,7 @@ def test_a_half_close_passes_on_and_the_answer_still_comes_back() -> None:
             writer.write_eof()
             assert await reader.read() == b"got poll"
             writer.close()
-            await _until(lambda: watches[0].ended)
+            await processes.until(lambda: watches[0].ended)
             assert watches[0].finished == [(model.CloseCause.DOWNSTREAM, "Envoy closed the connection")]
             assert watches[0].ended[0][0] == model.CloseCause.DOWNSTREAM  # Envoy stopped first
 
@@ -169,7 +162,7 @@ def test_the_control_plane_closing_ends_envoys_connection_and_is_named() -> None
             writer.write(b"x")
             assert await asyncio.wait_for(reader.read(), 10) == b"bye"  # the end reached Envoy
             writer.close()  # and Envoy closes its side, as it does
-            await _until(lambda: watches[0].ended)
+            await processes.until(lambda: watches[0].ended)
             assert watches[0].ended == [
                 (model.CloseCause.UPSTREAM, "the control plane closed the connection")
             ]
@@ -193,7 +186,7 @@ def test_envoy_going_away_closes_the_upstream_connection() -> None:
             await writer.drain()
             writer.transport.abort()
             await asyncio.wait_for(gone.wait(), 10)
-            await _until(lambda: watches[0].ended)
+            await processes.until(lambda: watches[0].ended)
             assert watches[0].ended[0][0] == model.CloseCause.DOWNSTREAM
 
     asyncio.run(scenario())
@@ -216,9 +209,7 @@ def test_each_connection_is_its_own_with_its_own_id_and_peer_name() -> None:
 
 def test_an_unreachable_control_plane_is_answered_for_and_the_next_connection_tries_again() -> None:
     async def scenario() -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = processes.free_port()
         watches: list[SpyWatch] = []
 
         def make_watch(connection: int, name: str) -> Any:
@@ -232,7 +223,7 @@ def test_an_unreachable_control_plane_is_answered_for_and_the_next_connection_tr
         answer = await asyncio.wait_for(reader.read(), 10)  # answered, then closed
         assert answer.startswith(b"HTTP/1.1 503 ") and b"unreachable: Connection refused" in answer
         assert "unreachable: Connection refused" in watches[0].unreachable
-        await _until(lambda: watches[0].ended)
+        await processes.until(lambda: watches[0].ended)
         assert watches[0].ended[0][0] == model.CloseCause.UPSTREAM_UNAVAILABLE
         writer.close()
         peer = Peer()

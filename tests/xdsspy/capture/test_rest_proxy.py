@@ -26,6 +26,7 @@ from xdsspy import model
 from xdsspy.capture import grpc_proxy
 from xdsspy.capture import rest_proxy
 from xdsspy.capture import sink as sink_mod
+from xdsspy.testing import processes
 from xdsspy.testing.sinks import ListSink
 
 CDS = "/v3/discovery:clusters"
@@ -131,7 +132,7 @@ async def running(
     **options: Any,
 ) -> AsyncIterator[tuple[Upstream, ListSink, str, rest_proxy.RestProxy]]:
     upstream = Upstream()
-    port = free_port()
+    port = processes.free_port()
     sink = sink or ListSink()
     proxy = rest_proxy.RestProxy(
         rest_proxy.RestProxyOptions(upstream=f"http://127.0.0.1:{port}", **options),
@@ -148,12 +149,6 @@ async def running(
             yield upstream, sink, url, proxy
     finally:
         await proxy.stop(grace=0.2)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Reply:
@@ -188,14 +183,6 @@ def client(protocol: str) -> Poller:
     return Poller(protocol)
 
 
-async def until(condition: Callable[[], bool], limit_s: float = 10.0) -> None:
-    for _ in range(int(limit_s / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met in time")
-
-
 def closed(sink: ListSink) -> Callable[[], bool]:
     return lambda: bool(sink.of(model.StreamClosed))
 
@@ -228,7 +215,7 @@ def test_a_poll_passes_unchanged_and_is_published_as_one_stream(protocol: str) -
             assert sent[b"authorization"] == b"Bearer t0ken"
             assert sent[b"host"] == b"xds_cluster"
             assert b"user-agent" not in sent or sent[b"user-agent"].startswith(b"python-httpx")
-            await until(closed(sink))
+            await processes.until(closed(sink))
             kinds = [type(e).__name__ for e in sink.events]
             assert kinds == [
                 "StreamOpened",
@@ -270,7 +257,7 @@ def test_any_status_and_body_pass_as_they_are(protocol: str, status: int, body: 
             upstream.answer = answer
             reply = await http.post(url + CDS, content=b"{}")
             assert (reply.status_code, reply.content, reply.headers["etag"]) == (status, body, '"v1"')
-            await until(closed(sink))
+            await processes.until(closed(sink))
             assert sink.of(model.ResponseHeadersSeen)[0].http_status == status
             assert sink.messages(model.Direction.RESPONSE) == [body]  # b"" for a 304: the exchange is whole
             close = sink.of(model.StreamClosed)[0]
@@ -289,7 +276,7 @@ def test_upstream_down_gives_503_then_polls_work_once_it_is_up(protocol: str) ->
         async with running(upstream_up=False) as (upstream, sink, url, proxy), client(protocol) as http:
             reply = await http.post(url + CDS, content=b"{}")
             assert reply.status_code == 503 and b"unreachable: Connection refused" in reply.content
-            await until(closed(sink))
+            await processes.until(closed(sink))
             assert [type(e).__name__ for e in sink.events if not isinstance(e, model.Note)] == [
                 "StreamOpened",
                 "MessageSeen",
@@ -323,7 +310,7 @@ def test_huge_bodies_pass_both_ways_byte_exact(protocol: str) -> None:
             reply = await http.post(url + CDS, content=big)
             assert hashlib.sha256(reply.content).digest() == hashlib.sha256(big[::-1]).digest()
             assert upstream.received[0].body == big
-            await until(closed(sink))
+            await processes.until(closed(sink))
             assert sink.messages(model.Direction.REQUEST) == [big]
             assert sink.messages(model.Direction.RESPONSE)[0] == big[::-1]
 
@@ -346,7 +333,7 @@ def test_a_streamed_body_without_length_is_relayed_and_recorded_whole() -> None:
             reply = await http.post(url + CDS, content=b"{}")
             expected = b"".join(bytes([i]) * 1000 for i in range(5))
             assert reply.content == expected
-            await until(closed(sink))
+            await processes.until(closed(sink))
             assert sink.messages(model.Direction.RESPONSE) == [expected]
 
     asyncio.run(scenario())
@@ -365,7 +352,7 @@ def test_other_paths_pass_through_unrecorded(protocol: str) -> None:
                 ("PUT", b"/v3/discovery:clusters/extra"),
             ]
             await http.post(url + "/v2/discovery:listeners", content=b"{}")
-            await until(closed(sink))
+            await processes.until(closed(sink))
             assert [e.method for e in sink.of(model.StreamOpened)] == ["/v2/discovery:listeners"]
 
     asyncio.run(scenario())
@@ -404,11 +391,11 @@ def test_envoy_going_away_cancels_the_upstream_request(protocol: str) -> None:
             upstream.answer = hang
             async with client(protocol) as http:
                 poll = asyncio.get_running_loop().create_task(http.post(url + CDS, content=b"{}"))
-                await until(lambda: bool(upstream.received))
+                await processes.until(lambda: bool(upstream.received))
                 poll.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await poll
-            await until(closed(sink))
+            await processes.until(closed(sink))
             close = sink.of(model.StreamClosed)[0]
             assert (close.code, close.cause) == (1, model.CloseCause.DOWNSTREAM)
             assert not sink.of(model.ResponseHeadersSeen)
@@ -441,7 +428,7 @@ def test_an_upstream_breaking_off_mid_body_is_named_and_the_part_kept() -> None:
             upstream.answer = answer
             with pytest.raises(httpcore.RemoteProtocolError):
                 await asyncio.wait_for(http.post(url + CDS, content=b"{}"), 10)
-            await until(closed(sink))
+            await processes.until(closed(sink))
             close = sink.of(model.StreamClosed)[0]
             assert (close.code, close.cause) == (14, model.CloseCause.UPSTREAM)
             assert "the control plane closed the connection after 5000 body bytes" in close.details
@@ -461,7 +448,7 @@ def test_bodies_over_the_recording_limit_pass_and_the_recording_says_so() -> Non
             reply = await http.post(url + CDS, content=b"x" * 5000)
             assert (reply.status_code, reply.content) == (200, b"y" * 5000)
             assert upstream.received[0].body == b"x" * 5000
-            await until(closed(sink))
+            await processes.until(closed(sink))
             notes = [e.text for e in sink.of(model.Note)]
             assert any("request body of 5000 bytes was forwarded but not recorded" in n for n in notes)
             close = sink.of(model.StreamClosed)[0]
@@ -470,7 +457,7 @@ def test_bodies_over_the_recording_limit_pass_and_the_recording_says_so() -> Non
             assert sink.messages(model.Direction.REQUEST) == sink.messages(model.Direction.RESPONSE) == []
             upstream.answer = upstream.default
             reply = await http.post(url + "/v3/discovery:listeners", content=b"small")  # still recording
-            await until(lambda: len(sink.of(model.StreamClosed)) == 2)
+            await processes.until(lambda: len(sink.of(model.StreamClosed)) == 2)
             assert sink.messages(model.Direction.REQUEST) == [b"small"]
             assert sink.messages(model.Direction.RESPONSE) == [BODY]
 
@@ -483,7 +470,10 @@ def test_connections_and_streams_get_ids_shared_with_the_grpc_proxy() -> None:
         stamper = sink_mod.Stamper()
         sink = ListSink()
         grpc_px = grpc_proxy.GrpcProxy(
-            grpc_proxy.ProxyOptions(upstream=addresses.parse(f"127.0.0.1:{free_port()}")), sink, stamper, ids
+            grpc_proxy.ProxyOptions(upstream=addresses.parse(f"127.0.0.1:{processes.free_port()}")),
+            sink,
+            stamper,
+            ids,
         )
         grpc_target = (await grpc_px.start([addresses.parse("127.0.0.1:0")]))[0]
         async with running(sink=sink, stamper=stamper, ids=ids) as (_upstream, _, url, _rest):
@@ -496,7 +486,7 @@ def test_connections_and_streams_get_ids_shared_with_the_grpc_proxy() -> None:
             async with grpc.aio.insecure_channel(grpc_target) as channel:
                 with pytest.raises(grpc.aio.AioRpcError):
                     await channel.unary_unary("/x.Y/Z")(b"")
-            await until(lambda: len(sink.of(model.StreamClosed)) == 5)
+            await processes.until(lambda: len(sink.of(model.StreamClosed)) == 5)
         await grpc_px.stop(0.1)
         opened = sink.of(model.StreamOpened)
         assert len({e.stream for e in opened}) == 5
@@ -594,7 +584,7 @@ def test_unix_socket_listener() -> None:
     async def scenario() -> None:
         path = f"/tmp/xs-rest-{os.getpid()}.sock"
         upstream = Upstream()
-        port = free_port()
+        port = processes.free_port()
         sink = ListSink()
         proxy = rest_proxy.RestProxy(
             rest_proxy.RestProxyOptions(upstream=f"http://127.0.0.1:{port}"), sink, sink_mod.Stamper()
@@ -605,7 +595,7 @@ def test_unix_socket_listener() -> None:
                 async with Poller("http1", uds=path) as http:
                     reply = await http.post("http://xds/v3/discovery:clusters", content=b"{}")
                 assert reply.content == BODY
-            await until(closed(sink))
+            await processes.until(closed(sink))
             assert sink.of(model.StreamOpened)[0].peer == f"unix:{path}"  # the socket Envoy connected to
         finally:
             await proxy.stop(0.2)
@@ -687,7 +677,7 @@ def test_a_failure_of_xdsspy_stops_recording_that_connection_not_forwarding_it(
             assert not sink.of(model.StreamOpened)
             async with client("http1") as http:  # a new connection is recorded again
                 assert (await http.post(url + CDS, content=b"{}")).content == BODY
-            await until(closed(sink))
+            await processes.until(closed(sink))
             assert sink.messages(model.Direction.RESPONSE) == [BODY]
 
     asyncio.run(scenario())
