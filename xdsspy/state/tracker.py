@@ -87,6 +87,28 @@ class _Pending:
     replace_all: bool
     kept: frozenset[str] = frozenset()  # TTL heartbeats: present, unchanged
 
+    @classmethod
+    def of(
+        cls,
+        event: model.MessageSeen,
+        decoded: envelope.Envelope,
+        verdict: protocol.Verdict,
+        node: str,
+        *,
+        sotw: bool,
+    ) -> _Pending:
+        """A push waiting for its ACK or NACK. A REST answer is the state of the world, like SotW."""
+        return cls(
+            type_url=verdict.type_url,
+            node=node,
+            seq=event.seq,
+            version=decoded.version,
+            entries=tuple(e for e in decoded.resources if not e.heartbeat),
+            removed=verdict.removed,
+            replace_all=sotw and verdict.type_url in protocol.FULL_STATE_TYPES,
+            kept=frozenset(verdict.heartbeats),
+        )
+
 
 _EVENT_NAMES = {
     model.StreamOpened: "open",
@@ -204,16 +226,8 @@ class Tracker:
         if decoded.kind in (envelope.Kind.SOTW_RESPONSE, envelope.Kind.DELTA_RESPONSE):
             if kind == protocol.VerdictKind.HEARTBEAT:
                 return []
-            self._pending[(*key, decoded.nonce)] = _Pending(
-                type_url=verdict.type_url,
-                node=node,
-                seq=event.seq,
-                version=decoded.version,
-                entries=tuple(e for e in decoded.resources if not e.heartbeat),
-                removed=verdict.removed,
-                replace_all=decoded.kind == envelope.Kind.SOTW_RESPONSE
-                and verdict.type_url in protocol.FULL_STATE_TYPES,
-                kept=frozenset(verdict.heartbeats),
+            self._pending[(*key, decoded.nonce)] = _Pending.of(
+                event, decoded, verdict, node, sotw=decoded.kind == envelope.Kind.SOTW_RESPONSE
             )
             return []
         if kind not in (protocol.VerdictKind.ACK, protocol.VerdictKind.STALE, protocol.VerdictKind.NACK):
@@ -244,15 +258,7 @@ class Tracker:
         status = self._http_status.get(key, 200)
         verdict = self._rest.response(series, event.seq, event.monotonic_ns, decoded, status)
         if verdict.kind == protocol.VerdictKind.PUSH:
-            self._rest_pending[series] = _Pending(
-                type_url=verdict.type_url,
-                node=node,
-                seq=event.seq,
-                version=decoded.version,
-                entries=tuple(e for e in decoded.resources if not e.heartbeat),
-                removed=verdict.removed,
-                replace_all=verdict.type_url in protocol.FULL_STATE_TYPES,
-            )
+            self._rest_pending[series] = _Pending.of(event, decoded, verdict, node, sotw=True)
         return verdict, []
 
     def _accept(self, pending: _Pending) -> list[Change]:
