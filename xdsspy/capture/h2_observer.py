@@ -101,7 +101,7 @@ class DirectionObserver:
         self._block_end_stream = False
         self._block_size = 0
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | memoryview) -> None:
         view = memoryview(data)
         pos = 0
         end = len(view)
@@ -256,5 +256,5 @@ class ConnectionObserver:
         self.downstream = DirectionObserver(Side.DOWNSTREAM, listener)
         self.upstream = DirectionObserver(Side.UPSTREAM, listener)
 
-    def feed(self, side: Side, data: bytes) -> None:
+    def feed(self, side: Side, data: bytes | memoryview) -> None:
         (self.downstream if side is Side.DOWNSTREAM else self.upstream).feed(data)

@@ -104,7 +104,7 @@ class Http1Observer:
         self._waiting: collections.deque[rest_events.Poll | None] = collections.deque()
         self._close_delimited = False  # the answer being read has no length: the close ends it
 
-    def feed(self, side: Side, data: bytes) -> None:
+    def feed(self, side: Side, data: bytes | memoryview) -> None:
         parser = self._request_parser if side is Side.DOWNSTREAM else self._response_parser
         try:
             parser.feed_data(data)

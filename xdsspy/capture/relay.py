@@ -22,6 +22,7 @@ import os
 import socket
 import ssl
 import stat
+import sys
 import typing
 from collections.abc import Callable
 from collections.abc import Sequence
@@ -36,6 +37,10 @@ from xdsspy.capture.h2_observer import PREFACE
 from xdsspy.capture.h2_observer import Side
 
 CONNECT_TIMEOUT_S = 10.0
+READ_BUFFER_BYTES = 1 << 20
+"""Each socket is read into a buffer this big, so a 1 MB poll answer or a large push arrives in one read
+and leaves in one write (uvloop's own reads stop at 256 KB): fewer wakeups for xdsspy and for the peer
+that reads what it writes (docs/performance.md)."""
 LINGER_S = 2.0  # after answering for an unreachable control plane, before closing Envoy's connection
 
 
@@ -124,8 +129,20 @@ class Relay:
         self._links.discard(link)
 
 
-class _End(asyncio.Protocol):
-    """One socket of a link: Envoy's side or the control plane's."""
+Chunk = bytes | memoryview
+"""What the relay hands on: bytes, or a view of a read buffer that was given away with it."""
+
+
+class _End(asyncio.BufferedProtocol):
+    """One socket of a link: Envoy's side or the control plane's.
+
+    The socket is read into a buffer of READ_BUFFER_BYTES. A read that fills
+    at least half of it is handed on as a view, and the buffer goes with it
+    (the other socket's transport or the watcher may keep the view until
+    they are done), so a large chunk is never copied in Python; a smaller
+    read is copied out and the buffer read into again, so a trickle of
+    small chunks never pins a large buffer each.
+    """
 
     def __init__(self, relay: Relay, side: Side, peer: str) -> None:
         self.relay = relay
@@ -133,6 +150,8 @@ class _End(asyncio.Protocol):
         self.peer = peer
         self.link: _Link | None = None
         self.transport: asyncio.Transport | None = None
+        self._buffer: bytearray | None = None
+        self._given: bytearray | None = None  # the last buffer given away, taken back once unused
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = typing.cast(asyncio.Transport, transport)  # uvloop's are not subclasses
@@ -142,9 +161,27 @@ class _End(asyncio.Protocol):
             self.transport.pause_reading()  # until the upstream side is connected
             self.link = self.relay.accepted(self)
 
-    def data_received(self, data: bytes) -> None:
-        assert self.link is not None
-        self.link.received(self.side, data)
+    def get_buffer(self, sizehint: int) -> memoryview:
+        buffer = self._buffer
+        if buffer is None:
+            given, self._given = self._given, None
+            # Nothing else holds the buffer given away last (the peer's transport wrote it all and the
+            # watcher kept no view of it): read into it again rather than zero a new one.
+            if given is not None and sys.getrefcount(given) == 2:  # `given` and the call's argument
+                buffer = given
+            else:
+                buffer = bytearray(READ_BUFFER_BYTES)
+            self._buffer = buffer
+        return memoryview(buffer)  # not the bytearray: asyncio's TLS reads into slices of it
+
+    def buffer_updated(self, nbytes: int) -> None:
+        assert self.link is not None and self._buffer is not None
+        view = memoryview(self._buffer)[:nbytes]
+        if nbytes * 2 >= len(self._buffer):
+            self._given, self._buffer = self._buffer, None  # given away with the view
+            self.link.received(self.side, view)
+        else:
+            self.link.received(self.side, bytes(view))
 
     def eof_received(self) -> bool:
         assert self.link is not None
@@ -177,7 +214,7 @@ class _Link:
         self._paused: set[Side] = set()
         # Envoy's bytes held until the upstream connection is up (or refused). Reading is paused
         # meanwhile, but an event loop may deliver what it already read (uvloop does).
-        self._held: list[bytes] | None = []
+        self._held: list[Chunk] | None = []
         self._sniffing = False  # TLS upstream: waiting for Envoy's first bytes to pick ALPN
         self._first_to_end: Side | None = None
         self._lingering = False
@@ -236,7 +273,7 @@ class _Link:
             self._hold_or_answer(data)  # read by the watcher when they arrived
         self._resume(Side.DOWNSTREAM)
 
-    def received(self, side: Side, data: bytes) -> None:
+    def received(self, side: Side, data: Chunk) -> None:
         """Pass a chunk on, then let the watcher read it: reading never delays the bytes."""
         if side is Side.UPSTREAM:
             if self.down.transport is not None:
@@ -249,14 +286,14 @@ class _Link:
             self.watch.feed(side, data)  # read first: xdsspy's own answer to it must come after it
             self._hold_or_answer(data)
 
-    def _hold_or_answer(self, data: bytes) -> None:
+    def _hold_or_answer(self, data: Chunk) -> None:
         """Envoy's bytes while there is no control-plane connection: held until there is, or refused."""
         if self._held is not None:
             self._held.append(data)
             if self._sniffing:
                 self._sniffed()
         elif self.refusal is not None:
-            answer = self.refusal.feed(data)
+            answer = self.refusal.feed(bytes(data))
             if answer:
                 if self.down.transport is not None:
                     self.down.transport.write(answer)

@@ -27,7 +27,7 @@ class ConnectionWatch:
         self._context = context
         self._stopped = not enabled
         self._sniffed = b""
-        self._early_upstream: list[bytes] = []  # a server may speak first (HTTP/2 SETTINGS)
+        self._early_upstream: list[bytes | memoryview] = []  # a server may speak first (HTTP/2 SETTINGS)
         self._h2: h2_observer.ConnectionObserver | None = None
         self._streams: h2_streams.StreamPublisher | http1_observer.Http1Observer | None = None
         self.is_http2: bool | None = None
@@ -44,7 +44,7 @@ class ConnectionWatch:
         """xdsspy answers for the control plane from now on: streams that end, end for this reason."""
         self._context.unreachable = details
 
-    def feed(self, side: Side, data: bytes) -> None:
+    def feed(self, side: Side, data: bytes | memoryview) -> None:
         if self._stopped:
             return
         try:
@@ -95,7 +95,7 @@ class ConnectionWatch:
             self._streams = http1_observer.Http1Observer(self._context)
         return True
 
-    def _feed(self, side: Side, data: bytes) -> None:
+    def _feed(self, side: Side, data: bytes | memoryview) -> None:
         if self._h2 is not None:
             self._h2.feed(side, data)
         elif isinstance(self._streams, http1_observer.Http1Observer):

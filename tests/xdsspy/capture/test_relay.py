@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import uvloop
 
 from xdsspy import addresses
 from xdsspy import model
@@ -68,16 +69,28 @@ class Peer:
         self.port = self.server.sockets[0].getsockname()[1]
 
 
+class KeepingWatch(SpyWatch):
+    """Keeps every chunk exactly as the relay handed it over (views of read buffers included)."""
+
+    def __init__(self, connection: int, peer: str) -> None:
+        super().__init__(connection, peer)
+        self.kept: dict[Side, list[bytes | memoryview]] = {Side.DOWNSTREAM: [], Side.UPSTREAM: []}
+
+    def feed(self, side: Side, data: bytes | memoryview) -> None:  # type: ignore[override]
+        self.kept[side].append(data)
+        super().feed(side, data)  # type: ignore[arg-type]
+
+
 @contextlib.asynccontextmanager
 async def relaying(
-    listen: str = "127.0.0.1:0",
+    listen: str = "127.0.0.1:0", watch_type: type[SpyWatch] = SpyWatch
 ) -> AsyncIterator[tuple[Peer, relay.Relay, list[SpyWatch], str]]:
     peer = Peer()
     await peer.start()
     watches: list[SpyWatch] = []
 
     def make_watch(connection: int, name: str) -> Any:
-        watches.append(SpyWatch(connection, name))
+        watches.append(watch_type(connection, name))
         return watches[-1]
 
     proxy = relay.Relay(relay.Upstream(addresses.parse(f"127.0.0.1:{peer.port}")), make_watch, sink_mod.Ids())
@@ -97,32 +110,98 @@ async def _connect(bound: str) -> tuple[asyncio.StreamReader, asyncio.StreamWrit
     return await asyncio.open_connection(address.host, address.port)
 
 
+async def _echoed_to_a_slow_reader(bound: str, payload: bytes, piece: int, read_size: int) -> bytes:
+    """Send payload in pieces to the echoing peer through the relay, then half-close; read the echo back
+    slowly (a pause every 4 MB), so the relay must hold back rather than drop."""
+    reader, writer = await _connect(bound)
+
+    async def send() -> None:
+        for i in range(0, len(payload), piece):
+            writer.write(payload[i : i + piece])
+            await writer.drain()
+        writer.write_eof()
+
+    sender = asyncio.get_running_loop().create_task(send())
+    received = bytearray()
+    while chunk := await reader.read(read_size):
+        received += chunk
+        if len(received) % (4 << 20) < read_size:
+            await asyncio.sleep(0.01)
+    await sender
+    writer.close()
+    return bytes(received)
+
+
 def test_bytes_pass_unchanged_both_ways_and_the_watcher_sees_the_same() -> None:
     async def scenario() -> None:
         async with relaying() as (_, _, watches, bound):
-            reader, writer = await _connect(bound)
             payload = os.urandom(20 << 20)
-
-            async def send() -> None:
-                for i in range(0, len(payload), 1 << 20):
-                    writer.write(payload[i : i + (1 << 20)])
-                    await writer.drain()
-                writer.write_eof()
-
-            sender = asyncio.get_running_loop().create_task(send())
-            received = bytearray()
-            while chunk := await reader.read(1 << 16):
-                received += chunk
-                if len(received) % (4 << 20) < (1 << 16):
-                    await asyncio.sleep(0.01)  # a slow reader: the relay must hold back, not drop
-            await sender
+            received = await _echoed_to_a_slow_reader(bound, payload, 1 << 20, 1 << 16)
             assert hashlib.sha256(received).digest() == hashlib.sha256(payload).digest()
             digest = hashlib.sha256(payload).digest()
             assert watches[0].seen[Side.DOWNSTREAM].digest() == digest
             assert watches[0].seen[Side.UPSTREAM].digest() == digest
-            writer.close()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    "loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"]
+)
+def test_a_read_buffer_given_away_is_never_read_into_while_anyone_holds_it(loop_factory: Any) -> None:
+    """A watcher keeps views of big reads (HTTP/2 DATA until the message ends); a slow peer makes the
+    transport keep them too. Every byte kept must still be the byte that passed."""
+
+    async def scenario() -> None:
+        async with relaying(watch_type=KeepingWatch) as (_, _, watches, bound):
+            payload = os.urandom(24 << 20)
+            # The slow reader makes writes back up in the relay's transport, which then keeps views.
+            assert await _echoed_to_a_slow_reader(bound, payload, 4 << 20, 1 << 20) == payload
+            watch = watches[0]
+            assert isinstance(watch, KeepingWatch)
+            for side in Side:
+                assert b"".join(watch.kept[side]) == payload
+            views = [c for side in Side for c in watch.kept[side] if isinstance(c, memoryview)]
+            assert views, "no read filled half a buffer: the hand-over path was not exercised"
+
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(scenario())
+
+
+class _Receiving:
+    """A link as an _End sees it: takes what was read."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes | memoryview] = []
+
+    def received(self, side: Side, data: bytes | memoryview) -> None:
+        self.chunks.append(data)
+
+
+def test_big_reads_give_their_buffer_away_small_ones_are_copied_and_the_buffer_comes_back_when_free() -> None:
+    end = relay._End(None, Side.UPSTREAM, "test")  # type: ignore[arg-type]
+    link = _Receiving()
+    end.link = link  # type: ignore[assignment]
+
+    def read(data: bytes) -> memoryview:
+        buffer = end.get_buffer(-1)
+        buffer[: len(data)] = data
+        end.buffer_updated(len(data))
+        return buffer
+
+    first = read(b"s" * 1000)  # small: copied out, the buffer stays
+    assert type(link.chunks[-1]) is bytes and link.chunks[-1] == b"s" * 1000
+    big = b"B" * (relay.READ_BUFFER_BYTES // 2)
+    second = read(big)
+    assert second.obj is first.obj  # the same buffer, read into again
+    held = link.chunks[-1]
+    assert isinstance(held, memoryview) and held.obj is first.obj  # given away with the view
+    third = read(b"C" * relay.READ_BUFFER_BYTES)
+    assert third.obj is not first.obj and held == big  # a new buffer while the view is held
+    given = id(third.obj)  # alive until get_buffer decides: an id no new buffer can take meanwhile
+    link.chunks.clear()
+    del held, first, second, third
+    assert id(end.get_buffer(-1).obj) == given  # nothing holds the one given away last: read into it again
 
 
 def test_a_half_close_passes_on_and_the_answer_still_comes_back() -> None:
