@@ -44,15 +44,20 @@ _LEVEL_TO_PB = {
 _LEVEL_FROM_PB = {v: k for k, v in _LEVEL_TO_PB.items()}
 
 
-def encode(event: model.Event) -> list[Chunk]:
-    """Chunks whose concatenation is one varint-length-delimited Record."""
-    record = pb.Record(
+def _common(event: model.Event) -> pb.Record:
+    """A Record with the fields every event has."""
+    return pb.Record(
         seq=event.seq,
         wall_ns=event.wall_ns,
         monotonic_ns=event.monotonic_ns,
         connection=event.connection,
         stream=event.stream,
     )
+
+
+def encode(event: model.Event) -> list[Chunk]:
+    """Chunks whose concatenation is one varint-length-delimited Record."""
+    record = _common(event)
     if isinstance(event, model.MessageSeen):
         head = record.SerializeToString()
         message_head = pb.Message(direction=_DIRECTION_TO_PB[event.direction]).SerializeToString()
@@ -64,6 +69,19 @@ def encode(event: model.Event) -> list[Chunk]:
     _fill(record, event)
     body = record.SerializeToString()
     return [fmt.encode_varint(len(body)) + body]
+
+
+def encode_repeat(event: model.MessageSeen, same_as_seq: int) -> list[Chunk]:
+    """A message record without its bytes: they are those of record same_as_seq, earlier in the block."""
+    record = _common(event)
+    record.message.CopyFrom(pb.Message(direction=_DIRECTION_TO_PB[event.direction], same_as_seq=same_as_seq))
+    body = record.SerializeToString()
+    return [fmt.encode_varint(len(body)) + body]
+
+
+def repeated_seq(record: pb.Record) -> int:
+    """For a message record stored as a repeat (format 2), the seq whose bytes it repeats; else 0."""
+    return record.message.same_as_seq if record.WhichOneof("event") == "message" else 0
 
 
 def _headers(metadata: model.Metadata) -> list[pb.Header]:
@@ -213,4 +231,4 @@ def decode(record: pb.Record) -> model.Event:
 def decode_delimited(data: bytes) -> model.Event:
     """Decode one varint-length-delimited Record, as encode() produces it."""
     length, start = fmt.decode_varint(data, 0)
-    return decode(pb.Record.FromString(data[start : start + length]))
+    return decode(pb.Record.FromString(memoryview(data)[start : start + length]))  # type: ignore[arg-type]

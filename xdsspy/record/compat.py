@@ -15,7 +15,14 @@ from xdsspy import errors
 from xdsspy._gen.xdsspy.recording.v1 import recording_pb2 as pb
 from xdsspy.record import format as fmt
 
-converters: dict[int, Callable[[pb.Record], pb.Record]] = {}
+
+def _unchanged(record: pb.Record) -> pb.Record:
+    return record
+
+
+converters: dict[int, Callable[[pb.Record], pb.Record]] = {
+    1: _unchanged,  # version 2 only added repeats (Message.same_as_seq), which version 1 never wrote
+}
 """Maps an old format version to a function upgrading one of its records by one version."""
 
 

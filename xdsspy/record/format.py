@@ -15,8 +15,11 @@ import enum
 import struct
 import zlib
 
-FORMAT_VERSION = 1
-"""Version of the record and block layout; independent of the xdsspy release."""
+FORMAT_VERSION = 2
+"""Version of the record and block layout; independent of the xdsspy release.
+
+2: a message may be stored as a repeat of an earlier one in its block (Message.same_as_seq), which a
+reader of version 1 would take for an empty message. Files of version 1 are read as they are."""
 
 FILE_MAGIC = b"\x89XDS\r\n\x1a\n"
 """PNG-style: a high byte and CR/LF/^Z catch text-mode transfers and truncation at once."""

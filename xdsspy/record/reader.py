@@ -30,6 +30,10 @@ from xdsspy.record import format as fmt
 _SCAN_CHUNK = 1 << 20
 
 
+class _MissingBody(ValueError):
+    """A message stored as a repeat of bytes its block does not hold (a writer bug or a forged file)."""
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Problem:
     """Something in the file that could not be read; everything around it was."""
@@ -184,6 +188,7 @@ class RecordingReader:
     def _records(self, data: bytes, block_offset: int) -> Iterator[model.Event]:
         view = memoryview(data)
         pos = 0
+        bodies: dict[int, bytes] = {}  # the block's message bytes by seq, for the repeats that follow
         while pos < len(view):
             try:
                 length, start = fmt.decode_varint(view, pos)
@@ -198,13 +203,33 @@ class RecordingReader:
             try:
                 record = pb.Record.FromString(view[start:end])  # type: ignore[arg-type]  # upb takes buffers
                 event = codec.decode(record)
+                if isinstance(event, model.MessageSeen):
+                    event = self._with_body(event, codec.repeated_seq(record), bodies)
             except codec.UnknownRecordError as e:
                 self.problems.append(Problem(block_offset, "unknown_record", str(e)))
+                continue
+            except _MissingBody as e:
+                self.problems.append(Problem(block_offset, "bad_record", str(e)))
                 continue
             except (pb_message.DecodeError, ValueError) as e:
                 self.problems.append(Problem(block_offset, "bad_record", f"record does not parse: {e}"))
                 continue
             yield self._with_method(event)
+
+    @staticmethod
+    def _with_body(event: model.MessageSeen, same_as: int, bodies: dict[int, bytes]) -> model.MessageSeen:
+        """A message stored as a repeat gets the bytes it repeats; _MissingBody if its block lacks them."""
+        if not same_as:
+            bodies[event.seq] = event.raw
+            return event
+        raw = bodies.get(same_as)
+        if raw is None:
+            raise _MissingBody(
+                f"message seq {event.seq} repeats the bytes of seq {same_as}, which is not an earlier"
+                " message of its block; the message is skipped"
+            )
+        bodies[event.seq] = raw
+        return dataclasses.replace(event, raw=raw)
 
     def _with_method(self, event: model.Event) -> model.Event:
         if isinstance(event, model.StreamOpened):

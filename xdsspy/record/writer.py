@@ -38,6 +38,14 @@ one call each, read in place (a copy of a 1 MB poll costs a quarter of compressi
 Each GIL-releasing call costs a GIL hand-back that waits on the busy
 forwarding thread, so a few large calls beat many small ones by far."""
 
+REPEAT_FROM = 4096
+"""Message bodies at least this big are compared with the earlier ones of their block, and a byte-for-byte
+repeat is stored as a reference to the first (Message.same_as_seq). A REST control plane without 304
+answers every poll with the same body, and Envoy re-polls a rejected version with it again; comparing
+(memcmp) costs a tenth of compressing even a repeat, which zstd would otherwise have to find."""
+_REPEAT_CANDIDATES = 8
+"""Distinct bodies of one length kept per block to compare with: bounds the work a block can cause."""
+
 RETRY_INTERVAL_S = 1.0
 
 DEFAULT_COMPRESSION_LEVEL = 2
@@ -87,6 +95,30 @@ class Encoded:
 
 
 Item = model.Event | Encoded
+
+
+class _Repeats:
+    """Message bodies already in the block being built, found again by length, then by their bytes."""
+
+    def __init__(self) -> None:
+        self._by_length: dict[int, list[tuple[int, bytes]]] = {}
+
+    def earlier(self, event: model.MessageSeen) -> int:
+        """The seq of an earlier message of the block with exactly these bytes, or 0."""
+        raw = event.raw
+        if len(raw) < REPEAT_FROM or type(raw) is not bytes:  # a memoryview would compare byte by byte
+            return 0
+        for seq, earlier in self._by_length.get(len(raw), ()):
+            if earlier == raw:
+                return seq
+        return 0
+
+    def remember(self, event: model.MessageSeen) -> None:
+        raw = event.raw
+        if len(raw) >= REPEAT_FROM and type(raw) is bytes and event.seq:
+            candidates = self._by_length.setdefault(len(raw), [])
+            if len(candidates) < _REPEAT_CANDIDATES:
+                candidates.append((event.seq, raw))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -230,6 +262,12 @@ class RecordingWriter:
                     time.sleep(self._linger_s)  # let a burst gather into one block
                 while self._queue:
                     self._write_batch()
+                    if not self._closing and self._pending_bytes < self._max_block_bytes:
+                        # What came in while that block was written waits for the next linger, so
+                        # blocks stay large: each block stores a repeated body once more.
+                        if self._queue:
+                            self._wakeup.set()
+                        break
                 if self._closing and not self._queue:
                     if self._loss.records:
                         self._write_block([], [])
@@ -260,19 +298,36 @@ class RecordingWriter:
             return
         chunks: list[codec.Chunk] = []
         written: list[tuple[Item, int]] = []
+        repeats = _Repeats()  # references never leave their block: each block reads on its own
         for item, item_size in items:
             try:
-                chunks.extend(self._encode(item, written_before=len(written)))
+                chunks.extend(self._encode(item, len(written), repeats))
             except Exception as e:  # a bug in encoding must cost one record, not the recording
                 self._lose(item.seq, item_size, f"could not encode: {e!r}")
                 continue
             written.append((item, item_size))
         self._write_block(chunks, written)
 
-    def _encode(self, item: Item, written_before: int) -> list[codec.Chunk]:
-        if isinstance(item, Encoded) and item.stop:
-            stop = codec.decode_delimited(b"".join(item.chunks))
-            item = stop
+    def _encode(self, item: Item, written_before: int, repeats: _Repeats) -> list[codec.Chunk]:
+        if isinstance(item, Encoded) and (item.stop or item.size >= REPEAT_FROM):
+            # Encoded by the capture process: the stop record gets its counts here, and a large
+            # record may be a message to store as a repeat.
+            try:
+                decoded = codec.decode_delimited(b"".join(item.chunks))
+            except Exception:
+                if item.stop:
+                    raise
+                decoded = None  # not ours to judge: written as it came
+            if item.stop or isinstance(decoded, model.MessageSeen):
+                assert decoded is not None
+                item = decoded
+        if isinstance(item, model.MessageSeen):
+            same_as = repeats.earlier(item)
+            if same_as:
+                return codec.encode_repeat(item, same_as)
+            chunks = codec.encode(item)
+            repeats.remember(item)
+            return chunks
         if isinstance(item, model.CaptureStopped):
             item = dataclasses.replace(
                 item,

@@ -34,3 +34,10 @@ def test_converters_run_in_order_up_to_the_current_version(monkeypatch: pytest.M
     compat.check_version(1, "old")
     assert compat.migrate(pb.Record(seq=1), 1).seq == 3
     assert calls == [1, 2]
+
+
+def test_version_1_files_are_read_as_they_are() -> None:
+    """Version 2 only added repeats (Message.same_as_seq); a version 1 file never holds one."""
+    compat.check_version(1, "old")
+    record = pb.Record(seq=7, message=pb.Message(raw=b"abc"))
+    assert compat.migrate(record, 1) == record

@@ -162,3 +162,23 @@ def test_follow_reads_a_growing_file_until_capture_stops(tmp_path: pathlib.Path)
 
 def test_iter_events_is_the_one_call_api(five: pathlib.Path) -> None:
     assert [e.seq for e in reader.iter_events(five)] == [1, 2, 3, 4, 5]
+
+
+def test_a_repeat_of_bytes_its_block_does_not_hold_is_named_and_the_rest_is_read(
+    tmp_path: pathlib.Path,
+) -> None:
+    from xdsspy.record import codec
+
+    path = tmp_path / "r.xdsspy"
+    body = os.urandom(10_000)
+    w = writer.RecordingWriter(path, linger_s=0.5)  # one block
+    w.publish(f.tmessage(body, seq=1))
+    for seq, same_as in ((2, 1), (3, 99), (4, 1)):  # 99 is nowhere: a forged or broken file
+        encoded = codec.encode_repeat(f.tmessage(b"", seq=seq), same_as)
+        w.publish_encoded(writer.Encoded(seq=seq, chunks=encoded))
+    w.close()
+    events, problems = _events(path)
+    messages = [(e.seq, e.raw) for e in events if isinstance(e, model.MessageSeen)]
+    assert messages == [(1, body), (2, body), (4, body)]
+    assert [p.kind for p in problems] == ["bad_record"]
+    assert "seq 3 repeats the bytes of seq 99" in problems[0].message

@@ -174,3 +174,106 @@ def test_the_block_compressor_reaches_back_over_a_whole_earlier_poll() -> None:
 def test_every_level_gets_a_window_of_at_least_4_mib(level: int) -> None:
     frame = writer.compressor(level).compress(os.urandom(8 << 20))
     assert zstandard.get_frame_parameters(frame).window_size >= 4 << 20
+
+
+def _stored_messages(path: str) -> list[tuple[int, int, int, int]]:
+    """(block number, seq, stored raw length, same_as_seq) of each message record, read from the blocks."""
+    from xdsspy._gen.xdsspy.recording.v1 import recording_pb2 as pb
+    from xdsspy.record import format as fmt
+
+    with open(path, "rb") as file:
+        data = file.read()
+    prefix = len(fmt.FILE_MAGIC) + fmt.FILE_HEADER_PREFIX.size
+    pos = prefix + fmt.FILE_HEADER_PREFIX.unpack_from(data, len(fmt.FILE_MAGIC))[0]
+    out = []
+    block_number = 0
+    while pos < len(data):
+        block = fmt.unpack_block_header(data[pos : pos + fmt.BLOCK_HEADER.size])
+        pos += fmt.BLOCK_HEADER.size
+        stored = data[pos : pos + block.stored_length]
+        payload = zstandard.ZstdDecompressor().decompressobj().decompress(stored)
+        pos += block.stored_length
+        at = 0
+        while at < len(payload):
+            length, start = fmt.decode_varint(payload, at)
+            try:
+                record = pb.Record.FromString(payload[start : start + length])
+            except Exception:
+                record = pb.Record()  # not a record: not counted here
+            at = start + length
+            if record.WhichOneof("event") == "message":
+                out.append((block_number, record.seq, len(record.message.raw), record.message.same_as_seq))
+        block_number += 1
+    return out
+
+
+def test_a_body_repeated_in_a_block_is_stored_once_and_read_back_whole(tmp_path: os.PathLike[str]) -> None:
+    path = os.path.join(tmp_path, "r.xdsspy")
+    answer = os.urandom(200_000)
+    other = os.urandom(200_000)  # as long, other bytes
+    w = writer.RecordingWriter(path, linger_s=0.5)  # one block: everything is published well within it
+    w.publish(f.topen(seq=1))
+    w.publish(f.tmessage(answer, direction=model.Direction.RESPONSE, seq=2))
+    again = bytes(bytearray(answer))  # equal bytes, another object
+    w.publish(f.tmessage(again, direction=model.Direction.RESPONSE, seq=3))
+    w.publish(f.tmessage(other, direction=model.Direction.RESPONSE, seq=4))
+    w.publish(f.tmessage(bytes(bytearray(answer)), connection=2, stream=7, seq=5))  # any stream or direction
+    w.publish(f.tmessage(b"small" * 100, seq=6))
+    w.publish(f.tmessage(b"small" * 100, seq=7))  # under writer.REPEAT_FROM: left to zstd
+    w.close()
+    stored = _stored_messages(path)
+    assert [(seq, size, same_as) for _, seq, size, same_as in stored] == [
+        (2, 200_000, 0),
+        (3, 0, 2),
+        (4, 200_000, 0),
+        (5, 0, 2),
+        (6, 500, 0),
+        (7, 500, 0),
+    ]
+    assert os.path.getsize(path) < 450_000  # two incompressible bodies, not four
+    events, problems = _read_all(path)
+    assert problems == []
+    raws = {e.seq: e.raw for e in events if isinstance(e, model.MessageSeen)}
+    assert raws == {2: answer, 3: answer, 4: other, 5: answer, 6: b"small" * 100, 7: b"small" * 100}
+    fifth = next(e for e in events if e.seq == 5)
+    assert isinstance(fifth, model.MessageSeen)
+    assert (fifth.connection, fifth.stream, fifth.direction) == (2, 7, model.Direction.REQUEST)
+
+
+def test_a_repeat_never_refers_to_another_block(tmp_path: os.PathLike[str]) -> None:
+    path = os.path.join(tmp_path, "r.xdsspy")
+    answer = os.urandom(100_000)
+    w = writer.RecordingWriter(path, linger_s=0.0, max_block_bytes=250_000)  # two or three answers a block
+    for seq in range(1, 21):
+        w.publish(f.tmessage(bytes(bytearray(answer)), seq=seq))
+    w.close()
+    stored = _stored_messages(path)
+    block_of = {seq: block for block, seq, _, _ in stored}
+    assert len(set(block_of.values())) >= 7
+    for block, seq, size, same_as in stored:
+        assert (size, same_as) == (100_000, 0) or (size == 0 and block_of[same_as] == block and same_as < seq)
+    events, problems = _read_all(path)
+    assert problems == [] and [e.raw for e in events] == [answer] * 20  # type: ignore[union-attr]
+
+
+def test_records_encoded_by_the_capture_process_are_stored_as_repeats_too(tmp_path: os.PathLike[str]) -> None:
+    from xdsspy.record import codec
+    from xdsspy.record import format
+
+    path = os.path.join(tmp_path, "r.xdsspy")
+    answer = os.urandom(50_000)
+    w = writer.RecordingWriter(path, linger_s=0.5)
+    for seq in (1, 2, 3):
+        chunks = codec.encode(f.tmessage(bytes(bytearray(answer)), seq=seq))
+        w.publish_encoded(writer.Encoded(seq=seq, chunks=[b"".join(chunks)]))
+    garbage = format.encode_varint(50_000) + b"\xff" * 50_000
+    w.publish_encoded(writer.Encoded(seq=4, chunks=[garbage]))  # not a record: written as it came
+    w.close()
+    assert [(seq, size, same_as) for _, seq, size, same_as in _stored_messages(path)[:3]] == [
+        (1, 50_000, 0),
+        (2, 0, 1),
+        (3, 0, 1),
+    ]
+    events, problems = _read_all(path)
+    assert [e.raw for e in events] == [answer] * 3  # type: ignore[union-attr]
+    assert [p.kind for p in problems] == ["bad_record"]  # the garbage record: reported by the reader

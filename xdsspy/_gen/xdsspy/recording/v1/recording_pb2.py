@@ -25,19 +25,19 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#xdsspy/recording/v1/recording.proto\x12\x13xdsspy.recording.v1\"k\n\nFileHeader\x12\x16\n\x0e\x66ormat_version\x18\x01 \x01(\r\x12\x0e\n\x06writer\x18\x02 \x01(\t\x12\x17\n\x0f\x63reated_wall_ns\x18\x03 \x01(\x03\x12\x1c\n\x14\x63reated_monotonic_ns\x18\x04 \x01(\x03\"\x98\x04\n\x06Record\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0f\n\x07wall_ns\x18\x02 \x01(\x03\x12\x14\n\x0cmonotonic_ns\x18\x03 \x01(\x03\x12\x12\n\nconnection\x18\x04 \x01(\x04\x12\x0e\n\x06stream\x18\x05 \x01(\x04\x12:\n\rcapture_start\x18\n \x01(\x0b\x32!.xdsspy.recording.v1.CaptureStartH\x00\x12\x36\n\x0bstream_open\x18\x0b \x01(\x0b\x32\x1f.xdsspy.recording.v1.StreamOpenH\x00\x12/\n\x07message\x18\x0c \x01(\x0b\x32\x1c.xdsspy.recording.v1.MessageH\x00\x12@\n\x10response_headers\x18\r \x01(\x0b\x32$.xdsspy.recording.v1.ResponseHeadersH\x00\x12\x38\n\x0cstream_close\x18\x0e \x01(\x0b\x32 .xdsspy.recording.v1.StreamCloseH\x00\x12\'\n\x03gap\x18\x0f \x01(\x0b\x32\x18.xdsspy.recording.v1.GapH\x00\x12)\n\x04note\x18\x10 \x01(\x0b\x32\x19.xdsspy.recording.v1.NoteH\x00\x12\x38\n\x0c\x63\x61pture_stop\x18\x11 \x01(\x0b\x32 .xdsspy.recording.v1.CaptureStopH\x00\x42\x07\n\x05\x65vent\"$\n\x06Header\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c\"X\n\x0c\x43\x61ptureStart\x12\x0e\n\x06listen\x18\x01 \x03(\t\x12\x10\n\x08upstream\x18\x02 \x01(\t\x12\x0b\n\x03pid\x18\x03 \x01(\r\x12\x19\n\x11max_message_bytes\x18\x04 \x01(\x04\"\xd0\x01\n\nStreamOpen\x12\x31\n\ttransport\x18\x01 \x01(\x0e\x32\x1e.xdsspy.recording.v1.Transport\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x0c\n\x04peer\x18\x03 \x01(\t\x12-\n\x08metadata\x18\x04 \x03(\x0b\x32\x1b.xdsspy.recording.v1.Header\x12\x17\n\x0ftimeout_seconds\x18\x05 \x01(\x01\x12\x13\n\x0bhttp_method\x18\x06 \x01(\t\x12\x14\n\x0chttp_version\x18\x07 \x01(\t\"I\n\x07Message\x12\x31\n\tdirection\x18\x01 \x01(\x0e\x32\x1e.xdsspy.recording.v1.Direction\x12\x0b\n\x03raw\x18\x0f \x01(\x0c\"U\n\x0fResponseHeaders\x12-\n\x08metadata\x18\x01 \x03(\x0b\x32\x1b.xdsspy.recording.v1.Header\x12\x13\n\x0bhttp_status\x18\x02 \x01(\r\"\x8b\x01\n\x0bStreamClose\x12\x0c\n\x04\x63ode\x18\x01 \x01(\r\x12\x0f\n\x07\x64\x65tails\x18\x02 \x01(\t\x12-\n\x08trailers\x18\x03 \x03(\x0b\x32\x1b.xdsspy.recording.v1.Header\x12.\n\x05\x63\x61use\x18\x04 \x01(\x0e\x32\x1f.xdsspy.recording.v1.CloseCause\"d\n\x03Gap\x12\x11\n\tfirst_seq\x18\x01 \x01(\x04\x12\x10\n\x08last_seq\x18\x02 \x01(\x04\x12\x14\n\x0crecords_lost\x18\x03 \x01(\x04\x12\x12\n\nbytes_lost\x18\x04 \x01(\x04\x12\x0e\n\x06reason\x18\x05 \x01(\t\"\x98\x01\n\x04Note\x12.\n\x05level\x18\x01 \x01(\x0e\x32\x1f.xdsspy.recording.v1.Note.Level\x12\x0c\n\x04text\x18\x02 \x01(\t\"R\n\x05Level\x12\x15\n\x11LEVEL_UNSPECIFIED\x10\x00\x12\x0e\n\nLEVEL_INFO\x10\x01\x12\x11\n\rLEVEL_WARNING\x10\x02\x12\x0f\n\x0bLEVEL_ERROR\x10\x03\"L\n\x0b\x43\x61ptureStop\x12\x17\n\x0frecords_written\x18\x01 \x01(\x04\x12\x14\n\x0crecords_lost\x18\x02 \x01(\x04\x12\x0e\n\x06reason\x18\x03 \x01(\t*N\n\tTransport\x12\x19\n\x15TRANSPORT_UNSPECIFIED\x10\x00\x12\x12\n\x0eTRANSPORT_GRPC\x10\x01\x12\x12\n\x0eTRANSPORT_REST\x10\x02*U\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44IRECTION_REQUEST\x10\x01\x12\x16\n\x12\x44IRECTION_RESPONSE\x10\x02*\xc2\x01\n\nCloseCause\x12\x1b\n\x17\x43LOSE_CAUSE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43LOSE_CAUSE_UPSTREAM\x10\x01\x12\x1a\n\x16\x43LOSE_CAUSE_DOWNSTREAM\x10\x02\x12$\n CLOSE_CAUSE_UPSTREAM_UNAVAILABLE\x10\x03\x12\x1e\n\x1a\x43LOSE_CAUSE_PROXY_SHUTDOWN\x10\x04\x12\x1b\n\x17\x43LOSE_CAUSE_PROXY_ERROR\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#xdsspy/recording/v1/recording.proto\x12\x13xdsspy.recording.v1\"k\n\nFileHeader\x12\x16\n\x0e\x66ormat_version\x18\x01 \x01(\r\x12\x0e\n\x06writer\x18\x02 \x01(\t\x12\x17\n\x0f\x63reated_wall_ns\x18\x03 \x01(\x03\x12\x1c\n\x14\x63reated_monotonic_ns\x18\x04 \x01(\x03\"\x98\x04\n\x06Record\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0f\n\x07wall_ns\x18\x02 \x01(\x03\x12\x14\n\x0cmonotonic_ns\x18\x03 \x01(\x03\x12\x12\n\nconnection\x18\x04 \x01(\x04\x12\x0e\n\x06stream\x18\x05 \x01(\x04\x12:\n\rcapture_start\x18\n \x01(\x0b\x32!.xdsspy.recording.v1.CaptureStartH\x00\x12\x36\n\x0bstream_open\x18\x0b \x01(\x0b\x32\x1f.xdsspy.recording.v1.StreamOpenH\x00\x12/\n\x07message\x18\x0c \x01(\x0b\x32\x1c.xdsspy.recording.v1.MessageH\x00\x12@\n\x10response_headers\x18\r \x01(\x0b\x32$.xdsspy.recording.v1.ResponseHeadersH\x00\x12\x38\n\x0cstream_close\x18\x0e \x01(\x0b\x32 .xdsspy.recording.v1.StreamCloseH\x00\x12\'\n\x03gap\x18\x0f \x01(\x0b\x32\x18.xdsspy.recording.v1.GapH\x00\x12)\n\x04note\x18\x10 \x01(\x0b\x32\x19.xdsspy.recording.v1.NoteH\x00\x12\x38\n\x0c\x63\x61pture_stop\x18\x11 \x01(\x0b\x32 .xdsspy.recording.v1.CaptureStopH\x00\x42\x07\n\x05\x65vent\"$\n\x06Header\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c\"X\n\x0c\x43\x61ptureStart\x12\x0e\n\x06listen\x18\x01 \x03(\t\x12\x10\n\x08upstream\x18\x02 \x01(\t\x12\x0b\n\x03pid\x18\x03 \x01(\r\x12\x19\n\x11max_message_bytes\x18\x04 \x01(\x04\"\xd0\x01\n\nStreamOpen\x12\x31\n\ttransport\x18\x01 \x01(\x0e\x32\x1e.xdsspy.recording.v1.Transport\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x0c\n\x04peer\x18\x03 \x01(\t\x12-\n\x08metadata\x18\x04 \x03(\x0b\x32\x1b.xdsspy.recording.v1.Header\x12\x17\n\x0ftimeout_seconds\x18\x05 \x01(\x01\x12\x13\n\x0bhttp_method\x18\x06 \x01(\t\x12\x14\n\x0chttp_version\x18\x07 \x01(\t\"^\n\x07Message\x12\x31\n\tdirection\x18\x01 \x01(\x0e\x32\x1e.xdsspy.recording.v1.Direction\x12\x0b\n\x03raw\x18\x0f \x01(\x0c\x12\x13\n\x0bsame_as_seq\x18\x02 \x01(\x04\"U\n\x0fResponseHeaders\x12-\n\x08metadata\x18\x01 \x03(\x0b\x32\x1b.xdsspy.recording.v1.Header\x12\x13\n\x0bhttp_status\x18\x02 \x01(\r\"\x8b\x01\n\x0bStreamClose\x12\x0c\n\x04\x63ode\x18\x01 \x01(\r\x12\x0f\n\x07\x64\x65tails\x18\x02 \x01(\t\x12-\n\x08trailers\x18\x03 \x03(\x0b\x32\x1b.xdsspy.recording.v1.Header\x12.\n\x05\x63\x61use\x18\x04 \x01(\x0e\x32\x1f.xdsspy.recording.v1.CloseCause\"d\n\x03Gap\x12\x11\n\tfirst_seq\x18\x01 \x01(\x04\x12\x10\n\x08last_seq\x18\x02 \x01(\x04\x12\x14\n\x0crecords_lost\x18\x03 \x01(\x04\x12\x12\n\nbytes_lost\x18\x04 \x01(\x04\x12\x0e\n\x06reason\x18\x05 \x01(\t\"\x98\x01\n\x04Note\x12.\n\x05level\x18\x01 \x01(\x0e\x32\x1f.xdsspy.recording.v1.Note.Level\x12\x0c\n\x04text\x18\x02 \x01(\t\"R\n\x05Level\x12\x15\n\x11LEVEL_UNSPECIFIED\x10\x00\x12\x0e\n\nLEVEL_INFO\x10\x01\x12\x11\n\rLEVEL_WARNING\x10\x02\x12\x0f\n\x0bLEVEL_ERROR\x10\x03\"L\n\x0b\x43\x61ptureStop\x12\x17\n\x0frecords_written\x18\x01 \x01(\x04\x12\x14\n\x0crecords_lost\x18\x02 \x01(\x04\x12\x0e\n\x06reason\x18\x03 \x01(\t*N\n\tTransport\x12\x19\n\x15TRANSPORT_UNSPECIFIED\x10\x00\x12\x12\n\x0eTRANSPORT_GRPC\x10\x01\x12\x12\n\x0eTRANSPORT_REST\x10\x02*U\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44IRECTION_REQUEST\x10\x01\x12\x16\n\x12\x44IRECTION_RESPONSE\x10\x02*\xc2\x01\n\nCloseCause\x12\x1b\n\x17\x43LOSE_CAUSE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43LOSE_CAUSE_UPSTREAM\x10\x01\x12\x1a\n\x16\x43LOSE_CAUSE_DOWNSTREAM\x10\x02\x12$\n CLOSE_CAUSE_UPSTREAM_UNAVAILABLE\x10\x03\x12\x1e\n\x1a\x43LOSE_CAUSE_PROXY_SHUTDOWN\x10\x04\x12\x1b\n\x17\x43LOSE_CAUSE_PROXY_ERROR\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'xdsspy.recording.v1.recording_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TRANSPORT']._serialized_start=1686
-  _globals['_TRANSPORT']._serialized_end=1764
-  _globals['_DIRECTION']._serialized_start=1766
-  _globals['_DIRECTION']._serialized_end=1851
-  _globals['_CLOSECAUSE']._serialized_start=1854
-  _globals['_CLOSECAUSE']._serialized_end=2048
+  _globals['_TRANSPORT']._serialized_start=1707
+  _globals['_TRANSPORT']._serialized_end=1785
+  _globals['_DIRECTION']._serialized_start=1787
+  _globals['_DIRECTION']._serialized_end=1872
+  _globals['_CLOSECAUSE']._serialized_start=1875
+  _globals['_CLOSECAUSE']._serialized_end=2069
   _globals['_FILEHEADER']._serialized_start=60
   _globals['_FILEHEADER']._serialized_end=167
   _globals['_RECORD']._serialized_start=170
@@ -49,17 +49,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STREAMOPEN']._serialized_start=837
   _globals['_STREAMOPEN']._serialized_end=1045
   _globals['_MESSAGE']._serialized_start=1047
-  _globals['_MESSAGE']._serialized_end=1120
-  _globals['_RESPONSEHEADERS']._serialized_start=1122
-  _globals['_RESPONSEHEADERS']._serialized_end=1207
-  _globals['_STREAMCLOSE']._serialized_start=1210
-  _globals['_STREAMCLOSE']._serialized_end=1349
-  _globals['_GAP']._serialized_start=1351
-  _globals['_GAP']._serialized_end=1451
-  _globals['_NOTE']._serialized_start=1454
-  _globals['_NOTE']._serialized_end=1606
-  _globals['_NOTE_LEVEL']._serialized_start=1524
-  _globals['_NOTE_LEVEL']._serialized_end=1606
-  _globals['_CAPTURESTOP']._serialized_start=1608
-  _globals['_CAPTURESTOP']._serialized_end=1684
+  _globals['_MESSAGE']._serialized_end=1141
+  _globals['_RESPONSEHEADERS']._serialized_start=1143
+  _globals['_RESPONSEHEADERS']._serialized_end=1228
+  _globals['_STREAMCLOSE']._serialized_start=1231
+  _globals['_STREAMCLOSE']._serialized_end=1370
+  _globals['_GAP']._serialized_start=1372
+  _globals['_GAP']._serialized_end=1472
+  _globals['_NOTE']._serialized_start=1475
+  _globals['_NOTE']._serialized_end=1627
+  _globals['_NOTE_LEVEL']._serialized_start=1545
+  _globals['_NOTE_LEVEL']._serialized_end=1627
+  _globals['_CAPTURESTOP']._serialized_start=1629
+  _globals['_CAPTURESTOP']._serialized_end=1705
 # @@protoc_insertion_point(module_scope)

@@ -122,12 +122,14 @@ class StreamOpen(_message.Message):
     def __init__(self, transport: _Optional[_Union[Transport, str]] = ..., method: _Optional[str] = ..., peer: _Optional[str] = ..., metadata: _Optional[_Iterable[_Union[Header, _Mapping]]] = ..., timeout_seconds: _Optional[float] = ..., http_method: _Optional[str] = ..., http_version: _Optional[str] = ...) -> None: ...
 
 class Message(_message.Message):
-    __slots__ = ("direction", "raw")
+    __slots__ = ("direction", "raw", "same_as_seq")
     DIRECTION_FIELD_NUMBER: _ClassVar[int]
     RAW_FIELD_NUMBER: _ClassVar[int]
+    SAME_AS_SEQ_FIELD_NUMBER: _ClassVar[int]
     direction: Direction
     raw: bytes
-    def __init__(self, direction: _Optional[_Union[Direction, str]] = ..., raw: _Optional[bytes] = ...) -> None: ...
+    same_as_seq: int
+    def __init__(self, direction: _Optional[_Union[Direction, str]] = ..., raw: _Optional[bytes] = ..., same_as_seq: _Optional[int] = ...) -> None: ...
 
 class ResponseHeaders(_message.Message):
     __slots__ = ("metadata", "http_status")
