@@ -93,6 +93,12 @@ def main() -> int:
     parser.add_argument("--rest-latency-samples", type=int, default=600)
     parser.add_argument("--rest-pollers", type=int, default=4, help="pollers at once for polls per second")
     parser.add_argument("--rest-seconds", type=float, default=2.0, help="length of one polls-per-second run")
+    parser.add_argument(
+        "--rest-answers",
+        default="same,new",
+        help="same: one answer to every poll (a control plane without 304, or a rejected version polled"
+        " again); new: a different answer each time; or both",
+    )
     args = parser.parse_args()
     for label in list(SIZES):
         if label not in args.sizes.split(","):
@@ -211,14 +217,23 @@ def rest_request() -> bytes:
 
 
 def rest_main(args: argparse.Namespace) -> None:
+    for answers in args.rest_answers.split(","):
+        rest_run(args, answers)
+
+
+def rest_run(args: argparse.Namespace, answers: str) -> None:
+    """One REST comparison: every poll answered the same ("same") or differently ("new")."""
+    if answers not in ("same", "new"):
+        raise SystemExit(f"--rest-answers: {answers!r} is neither same nor new")
     upstream_port, relay_port, plain_port, recording_port = (processes.free_port() for _ in range(4))
+    serve = [str(upstream_port), str(REST_BODY_BYTES), *(["new-answers"] if answers == "new" else [])]
     tmp = tempfile.mkdtemp(prefix="xdsspy-bench-rest-")
     record_path = os.path.join(tmp, "bench.xdsspy")
     upstream = f"http://127.0.0.1:{upstream_port}"
     xdsspy = [sys.executable, "-m", "xdsspy", "record", "--rest-upstream", upstream, *args.xdsspy_arg]
     peers = [sys.executable, "-m", "xdsspy.testing.rest_peers"]
     with (
-        process([*peers, "serve", str(upstream_port), str(REST_BODY_BYTES)], upstream_port),
+        process([*peers, "serve", *serve], upstream_port),
         process([*peers, "relay", str(relay_port), str(upstream_port)], relay_port),
         process([*xdsspy, "--rest-listen", f"127.0.0.1:{plain_port}"], plain_port) as plain,
         process(
@@ -238,7 +253,7 @@ def rest_main(args: argparse.Namespace) -> None:
             )
         )
     size_on_disk = os.path.getsize(record_path)
-    report_rest(results, args.rest_pollers, size_on_disk)
+    report_rest(results, args.rest_pollers, size_on_disk, answers)
     with contextlib.suppress(OSError):
         os.remove(record_path)
         os.rmdir(tmp)
@@ -293,9 +308,12 @@ async def measure_rest(
     return results
 
 
-def report_rest(results: dict[str, dict[str, list[float]]], pollers: int, size_on_disk: int) -> None:
+def report_rest(
+    results: dict[str, dict[str, list[float]]], pollers: int, size_on_disk: int, answers: str
+) -> None:
     names = ("direct", "xdsspy", "xdsspy+record", "tcp relay")
-    size = f"{len(rest_request()) / 1000:.0f} kB request, {REST_BODY_BYTES / 1e6:.0f} MB answer"
+    kind = "the same answer to every poll" if answers == "same" else "a new answer to every poll"
+    size = f"{len(rest_request()) / 1000:.0f} kB request, {REST_BODY_BYTES / 1e6:.0f} MB answer, {kind}"
     print(f"\nxdsspy REST polling benchmark, HTTP/1.1, {size} (medians; side by side in this run)")
     print(f"{'':22} {'direct':>10} {'xdsspy':>10} {'+record':>10} {'naive relay':>11}")
     d50, p50, r50, t50 = (statistics.median(results["latency"][n]) * 1e3 for n in names)

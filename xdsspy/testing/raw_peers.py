@@ -10,7 +10,6 @@ Run as `python -m xdsspy.testing.raw_peers PORT`.
 from __future__ import annotations
 
 import asyncio
-import functools
 import sys
 import time
 
@@ -28,24 +27,36 @@ _TEXT = b"".join(
 )
 
 
-VARIANTS = 8
+DISTINCT_BYTES = 40 << 20
+"""Each size has enough different payloads to fill this much before one comes again: more than two of the
+recorder's 16 MB blocks, so no message is a byte-for-byte repeat of another in its block (the recorder
+stores those as references, and real pushes differ at least in their nonce)."""
+
+
+def variants(size: int) -> int:
+    return max(8, -(-DISTINCT_BYTES // max(size, 1)))
 
 
 def payload(size: int, index: int = 0) -> bytes:
-    """size bytes of xDS-like text (compresses roughly as real pushes do); one of VARIANTS per size.
+    """size bytes of xDS-like text (compresses roughly as real pushes do); the index-th of variants(size).
 
     Cached, so that producing a message costs the server nothing and the
     benchmark measures forwarding, not payload generation.
     """
-    return _variant(size, index % VARIANTS)
+    key = (size, index % variants(size))
+    cached = _CACHE.get(key)
+    if cached is None:
+        start = (key[1] * 7919) % len(_TEXT)
+        if size <= len(_TEXT):
+            cached = _TWICE[start : start + size]
+        else:
+            cached = (_TWICE[start : start + len(_TEXT)] * (size // len(_TEXT) + 1))[:size]
+        _CACHE[key] = cached
+    return cached
 
 
-@functools.lru_cache(maxsize=64)
-def _variant(size: int, variant: int) -> bytes:
-    start = (variant * 7919) % (len(_TEXT) // 2)
-    chunk = _TEXT[start:] + _TEXT[:start]
-    reps = size // len(chunk) + 1
-    return (chunk * reps)[:size]
+_CACHE: dict[tuple[int, int], bytes] = {}
+_TWICE = _TEXT + _TEXT
 
 
 async def serve(port: int) -> None:

@@ -1,11 +1,13 @@
 """A stand-in REST control plane for tests and benchmarks, and a bare TCP relay to compare xdsspy with.
 
-`python -m xdsspy.testing.rest_peers serve PORT BYTES` answers every POST
-with BYTES of xDS-like text (raw_peers.payload: it compresses as real
-configuration does, so recording costs what it would) over HTTP/1.1, or 304 Not Modified when the request
-carries `x-bench-version: current`, as a control plane answers a client that
-is up to date. It is aiohttp's server (C-accelerated parsing), so the direct
-baseline xdsspy is measured against is a fast one.
+`python -m xdsspy.testing.rest_peers serve PORT BYTES [new-answers]` answers
+every POST with BYTES of xDS-like text (raw_peers.payload: it compresses as
+real configuration does, so recording costs what it would) over HTTP/1.1:
+the same answer each time, or with new-answers a different one each time; or
+304 Not Modified when the request carries `x-bench-version: current`, as a
+control plane answers a client that is up to date. It is aiohttp's server
+(C-accelerated parsing), so the direct baseline xdsspy is measured against is
+a fast one.
 
 `python -m xdsspy.testing.rest_peers relay PORT UPSTREAM_PORT` copies bytes
 between each connection and the upstream with asyncio streams and nothing
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import signal
 import sys
 
@@ -26,13 +29,16 @@ from aiohttp import web
 from xdsspy.testing import raw_peers
 
 
-def app(body_size: int) -> web.Application:
-    body = raw_peers.payload(body_size)
+def app(body_size: int, new_answers: bool = False) -> web.Application:
+    """Every poll gets the same answer (a control plane without 304, or Envoy re-polling a version it
+    rejected), or with new_answers a different one each time (a new version at every poll)."""
+    polls = itertools.count()
 
     async def poll(request: web.Request) -> web.StreamResponse:
         await request.read()
         if request.headers.get("x-bench-version") == "current":
             return web.Response(status=304)
+        body = raw_peers.payload(body_size, next(polls) if new_answers else 0)
         return web.Response(body=body, content_type="application/json")
 
     application = web.Application(client_max_size=1 << 30)
@@ -48,8 +54,8 @@ async def _until_signalled() -> None:
     await stop.wait()
 
 
-async def serve(port: int, body_size: int) -> None:
-    runner = web.AppRunner(app(body_size), access_log=None)
+async def serve(port: int, body_size: int, new_answers: bool = False) -> None:
+    runner = web.AppRunner(app(body_size, new_answers), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     await _until_signalled()
@@ -78,4 +84,5 @@ async def relay(port: int, upstream_port: int) -> None:
 
 if __name__ == "__main__":
     mode, first, second = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    asyncio.run(serve(first, second) if mode == "serve" else relay(first, second))
+    new = sys.argv[4:] == ["new-answers"]
+    asyncio.run(serve(first, second, new) if mode == "serve" else relay(first, second))
