@@ -90,7 +90,10 @@ class StreamOpened(EventBase):
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class MessageSeen(EventBase):
     direction: Direction
-    raw: bytes
+    # bytes in everything read from a recording; in a live capture, possibly a view of the relay's
+    # read buffer, which nothing writes into while it is held (capture.relay): recording it then
+    # needs no copy. bytes(raw) is free for bytes.
+    raw: bytes | memoryview
     method: str = ""  # filled from the stream's open event; not stored per message
 
 

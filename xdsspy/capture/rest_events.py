@@ -28,17 +28,22 @@ def is_discovery_path(target: bytes) -> bool:
 
 
 class _Body:
-    """A body as it passes, kept whole unless it grows over the limit."""
+    """A body as it passes, kept whole unless it grows over the limit.
+
+    Pieces are kept as they come, views of the relay's chunks included: a
+    chunk handed on as a view is never written into again while anything
+    holds it (capture.relay), so a body that arrived in one piece is
+    recorded without a copy."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.parts: list[bytes] = []
+        self.parts: list[bytes | memoryview] = []
         self.size = 0
 
     def add(self, piece: bytes | memoryview) -> None:
         self.size += len(piece)
         if self.size <= self.limit:
-            self.parts.append(bytes(piece) if isinstance(piece, memoryview) else piece)
+            self.parts.append(piece)
         else:
             self.parts = []
 
@@ -46,7 +51,7 @@ class _Body:
     def over_limit(self) -> bool:
         return self.size > self.limit
 
-    def joined(self) -> bytes:
+    def joined(self) -> bytes | memoryview:
         return self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
 
 
@@ -158,7 +163,7 @@ class Poll:
             details = f"HTTP {self.status}, then {details} after {response.size} body bytes"
         self._close(code, details, cause)
 
-    def _message(self, direction: model.Direction, raw: bytes) -> None:
+    def _message(self, direction: model.Direction, raw: bytes | memoryview) -> None:
         self._publish(
             model.MessageSeen(
                 **self.context.stamp(), **self.ids, direction=direction, raw=raw, method=self.method

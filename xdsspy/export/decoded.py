@@ -61,7 +61,7 @@ class Annotator:
         if env.kind in _RESPONSES:
             # The tracker's steps drop resource entries (a timeline must not pin every push's bytes);
             # the envelope is re-read for them, which costs ~2% of decoding their bodies.
-            full = discovery.decode(event.method, event.direction, event.raw, registry=self._registry)
+            full = discovery.decode(event.method, event.direction, bytes(event.raw), registry=self._registry)
             env = dataclasses.replace(env, resources=full.resources)
         out = env.summary()
         if step.verdict is not None:
@@ -73,6 +73,6 @@ class Annotator:
                 item.update(resource_json(decoded))
         elif not env.is_discovery and env.message_type and not env.method.rest:
             # LRS, CSDS, HDS and known-typed unknown methods: the message itself, decoded.
-            decoded = resources.decode_message(env.message_type, event.raw, registry=self._registry)
+            decoded = resources.decode_message(env.message_type, bytes(event.raw), registry=self._registry)
             out["message"] = resource_json(decoded)
         return out

@@ -188,7 +188,7 @@ class RecordingReader:
     def _records(self, data: bytes, block_offset: int) -> Iterator[model.Event]:
         view = memoryview(data)
         pos = 0
-        bodies: dict[int, bytes] = {}  # the block's message bytes by seq, for the repeats that follow
+        bodies: dict[int, bytes | memoryview] = {}  # the block's message bytes by seq, for repeats
         while pos < len(view):
             try:
                 length, start = fmt.decode_varint(view, pos)
@@ -217,7 +217,9 @@ class RecordingReader:
             yield self._with_method(event)
 
     @staticmethod
-    def _with_body(event: model.MessageSeen, same_as: int, bodies: dict[int, bytes]) -> model.MessageSeen:
+    def _with_body(
+        event: model.MessageSeen, same_as: int, bodies: dict[int, bytes | memoryview]
+    ) -> model.MessageSeen:
         """A message stored as a repeat gets the bytes it repeats; _MissingBody if its block lacks them."""
         if not same_as:
             bodies[event.seq] = event.raw

@@ -106,19 +106,21 @@ class _Repeats:
     def earlier(self, event: model.MessageSeen) -> int:
         """The seq of an earlier message of the block with exactly these bytes, or 0."""
         raw = event.raw
-        if len(raw) < REPEAT_FROM or type(raw) is not bytes:  # a memoryview would compare byte by byte
+        if len(raw) < REPEAT_FROM:
             return 0
         for seq, earlier in self._by_length.get(len(raw), ()):
-            if earlier == raw:
+            # Of equal length, so startswith is equality: one memcmp, also against a view (where
+            # bytes == memoryview would compare item by item, fifty times slower).
+            if earlier.startswith(raw):
                 return seq
         return 0
 
     def remember(self, event: model.MessageSeen) -> None:
         raw = event.raw
-        if len(raw) >= REPEAT_FROM and type(raw) is bytes and event.seq:
+        if len(raw) >= REPEAT_FROM and event.seq:
             candidates = self._by_length.setdefault(len(raw), [])
             if len(candidates) < _REPEAT_CANDIDATES:
-                candidates.append((event.seq, raw))
+                candidates.append((event.seq, bytes(raw)))  # a copy only for a view: once per block
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -178,7 +178,7 @@ class Tracker:
         }
         key = (event.connection, event.stream)
         if isinstance(event, model.MessageSeen):
-            decoded = discovery.decode(event.method, event.direction, event.raw)
+            decoded = discovery.decode(event.method, event.direction, bytes(event.raw))
             decoded = self._nodes.observe(key, decoded)
             node = decoded.node.id if decoded.node else unknown_node(event.connection)
             if decoded.method.rest:

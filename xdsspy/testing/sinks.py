@@ -25,4 +25,4 @@ class ListSink:
         return [type(e).__name__ for e in self.events]
 
     def messages(self, direction: model.Direction) -> list[bytes]:
-        return [e.raw for e in self.of(model.MessageSeen) if e.direction == direction]
+        return [bytes(e.raw) for e in self.of(model.MessageSeen) if e.direction == direction]

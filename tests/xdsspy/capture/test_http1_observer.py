@@ -622,3 +622,45 @@ def test_an_http_1_0_poll_is_recorded_as_such() -> None:
     observer.feed(Side.UPSTREAM, b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok")
     (opened,) = sink.of(model.StreamOpened)
     assert opened.http_version == "1.0"
+
+
+# -- bodies counted past the parser ------------------------------------------------------------
+
+
+def test_a_content_length_body_in_one_chunk_is_handed_on_as_a_view_of_that_chunk() -> None:
+    body = b'{"version_info":"7","resources":[' + b"0" * 600_000 + b"]}"
+    chunk = bytearray(_ok(body) + _ok(b'{"b":2}'))  # as the relay's read buffer, pipelined answers
+    observer, sink = _observer()
+    observer.feed(D, _post() + _post())
+    observer.feed(U, memoryview(chunk))
+    first, second = _messages(sink.events, model.Direction.RESPONSE)
+    assert isinstance(first, memoryview) and first.obj is chunk and first == body  # no copy
+    assert second == b'{"b":2}'
+    assert [c.details for c in _closed(sink.events)] == ["HTTP 200", "HTTP 200"]
+
+
+def test_a_304_or_204_with_a_content_length_has_no_body_and_the_next_answer_follows() -> None:
+    observer, sink = _observer()
+    observer.feed(D, _post() + _post() + _post())
+    observer.feed(U, b"HTTP/1.1 304 Not Modified\r\nContent-Length: 100\r\n\r\n")
+    observer.feed(U, b"HTTP/1.1 204 No Content\r\nContent-Length: 100\r\n\r\n" + _ok())
+    assert [c.details for c in _closed(sink.events)] == ["HTTP 304", "HTTP 204", "HTTP 200"]
+    assert _messages(sink.events, model.Direction.RESPONSE) == [b"", b"", RESPONSE_BODY]
+
+
+@pytest.mark.parametrize("length", [b"abc", b"-1", b"5, 6"])
+def test_a_content_length_that_is_not_a_length_is_unfollowable(length: bytes) -> None:
+    observer, _ = _observer()
+    observer.feed(D, _post())
+    with pytest.raises(Unfollowable, match=re.escape("not HTTP/1.1 xdsspy can follow")):
+        observer.feed(U, b"HTTP/1.1 200 OK\r\nContent-Length: " + length + b"\r\n\r\n{}")
+
+
+def test_a_blank_line_split_at_every_point_across_chunks_ends_the_head_there() -> None:
+    data = _post() + _post(LDS, b"{}")
+    head_end = data.index(b"\r\n\r\n")
+    for cut in range(head_end - 2, head_end + 5):
+        observer, sink = _observer()
+        observer.feed(D, data[:cut])
+        observer.feed(D, data[cut:])
+        assert _messages(sink.events, model.Direction.REQUEST) == [REQUEST_BODY, b"{}"], cut

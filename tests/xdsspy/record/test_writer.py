@@ -277,3 +277,25 @@ def test_records_encoded_by_the_capture_process_are_stored_as_repeats_too(tmp_pa
     events, problems = _read_all(path)
     assert [e.raw for e in events] == [answer] * 3  # type: ignore[union-attr]
     assert [p.kind for p in problems] == ["bad_record"]  # the garbage record: reported by the reader
+
+
+def test_a_body_handed_over_as_a_view_is_recorded_and_found_again_as_a_repeat(
+    tmp_path: os.PathLike[str],
+) -> None:
+    """A live capture may hand a body over as a view of the relay's read buffer (no copy)."""
+    path = os.path.join(tmp_path, "r.xdsspy")
+    answer = os.urandom(300_000)
+    buffers = [bytearray(answer) + b"tail" for _ in range(3)]
+    w = writer.RecordingWriter(path, linger_s=0.5)
+    for seq, buffer in enumerate(buffers, start=1):
+        w.publish(f.tmessage(memoryview(buffer)[:300_000], seq=seq))
+    w.publish(f.tmessage(answer, seq=4))
+    w.close()
+    assert [(seq, size, same_as) for _, seq, size, same_as in _stored_messages(path)] == [
+        (1, 300_000, 0),
+        (2, 0, 1),
+        (3, 0, 1),
+        (4, 0, 1),
+    ]
+    events, problems = _read_all(path)
+    assert problems == [] and [e.raw for e in events] == [answer] * 4  # type: ignore[union-attr]
