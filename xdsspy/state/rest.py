@@ -26,13 +26,14 @@ class _Served:
     monotonic_ns: int
     version: str
     changed: tuple[str, ...]  # added or updated by this response: where a rejection's culprit is
+    held_before: dict[str, str]  # what Envoy held before it: what it still holds if it rejects it
 
 
 @dataclasses.dataclass(slots=True)
 class _Series:
     """One poll series: what was last served, what Envoy last said it holds."""
 
-    held: dict[str, str] = dataclasses.field(default_factory=dict)  # name -> digest last served with 200
+    held: dict[str, str] = dataclasses.field(default_factory=dict)  # name -> digest Envoy holds, or is served
     served: _Served | None = None  # a 200 not yet judged by a later poll
     polls: int = 0
 
@@ -66,6 +67,9 @@ class RestProtocol:
                     answers_seq=served.seq,
                     latency_ms=latency,
                 )
+            # Envoy kept what it held: a control plane that serves the rejected version again (it sees
+            # the old version_info at every poll) sends the same update again, culprit included.
+            series.held = served.held_before
             return protocol.Verdict(
                 V.NACK,
                 f"REST: version {served.version!r} was served, but this poll still carries "
@@ -110,6 +114,7 @@ class RestProtocol:
                 type_url,
             )
         digests = {e.name: e.digest for e in decoded.resources if not e.heartbeat}
+        held_before = dict(series.held)
         added = tuple(n for n in digests if n not in series.held)
         updated = tuple(n for n, d in digests.items() if n in series.held and series.held[n] != d)
         unchanged = sum(1 for n, d in digests.items() if series.held.get(n) == d)
@@ -121,7 +126,9 @@ class RestProtocol:
             removed = ()
             series.held.update(digests)
             rule = "REST 200 response"
-        series.served = _Served(seq, monotonic_ns, decoded.version, added + updated or tuple(digests))
+        series.served = _Served(
+            seq, monotonic_ns, decoded.version, added + updated or tuple(digests), held_before
+        )
         return protocol.Verdict(
             V.PUSH, rule, type_url, added=added, updated=updated, removed=removed, unchanged=unchanged
         )

@@ -92,3 +92,39 @@ def test_a_304_is_no_change_and_the_same_version_acks() -> None:
     assert verdicts == [V.INITIAL, V.PUSH, V.ACK, V.NOT_MODIFIED, V.POLL, V.NOT_MODIFIED]
     state = t.state_at(99)
     assert [(r.name, r.version, r.status) for r in state.resources("n1", CDS)] == [("a", "7", "acked")]
+
+
+def _served(version: bytes, *names: bytes) -> bytes:
+    entries = b", ".join(
+        b'{"@type": "%s", "name": "%s", "connect_timeout": "1s"}' % (CDS.encode(), name) for name in names
+    )
+    return b'{"version_info": "%s", "type_url": "%s", "resources": [%s]}' % (version, CDS.encode(), entries)
+
+
+def test_a_rejected_version_served_again_is_compared_with_what_envoy_holds() -> None:
+    """Envoy keeps polling with the version it holds, and a control plane serves the rejected one again:
+    each time the update adds the same culprit, and each rejection names it, not every resource."""
+    events = [
+        *_poll(1, 1, REQUEST % (CDS.encode(), b""), 200, _served(b"1", b"a", b"b")),
+        *_poll(10, 2, REQUEST % (CDS.encode(), b"1"), 200, _served(b"2", b"a", b"b", b"bad")),
+        *_poll(20, 3, REQUEST % (CDS.encode(), b"1"), 200, _served(b"2", b"a", b"b", b"bad")),
+        *_poll(30, 4, REQUEST % (CDS.encode(), b"1"), 200, _served(b"3", b"a", b"b")),
+        *_poll(40, 5, REQUEST % (CDS.encode(), b"3"), 304, b""),
+    ]
+    t = timeline.Timeline.from_events(events)
+    verdicts = [s.verdict for s in t.steps if s.verdict is not None]
+    kinds = [v.kind for v in verdicts]
+    assert kinds == [V.INITIAL, V.PUSH, V.ACK, V.PUSH, V.NACK, V.PUSH, V.NACK, V.PUSH, V.ACK, V.NOT_MODIFIED]
+    pushes = [v for v in verdicts if v.kind == V.PUSH]
+    assert [(p.added, p.removed, p.unchanged) for p in pushes] == [
+        (("a", "b"), (), 0),
+        (("bad",), (), 2),
+        (("bad",), (), 2),  # served again: still an update that adds `bad` to what Envoy holds
+        ((), (), 2),  # version 3 drops `bad`, which Envoy never held
+    ]
+    assert [v.rejected_names for v in verdicts if v.kind == V.NACK] == [("bad",), ("bad",)]
+    state = t.state_at(99)
+    held = {
+        (r.name, r.version, r.status) for r in state.resources("n1", CDS) if r.status == tracker.Status.ACKED
+    }
+    assert held == {("a", "1", tracker.Status.ACKED), ("b", "1", tracker.Status.ACKED)}  # resent unchanged
