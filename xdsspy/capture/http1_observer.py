@@ -2,18 +2,21 @@
 
 httptools (llhttp, the parser behind Node.js and uvicorn) splits each
 direction into messages; requests and responses are paired in order, as
-HTTP/1.1 pairs them. A body with a Content-Length (what Envoy sends, and
-what most control planes answer) does not go through the parser: httptools
-hands every body over as a new bytes object, a copy of each 1 MB answer that
-cost a fifth of the capture loop's time. The observer feeds the parser the
-head only (up to the blank line), counts the body itself as views of the
-chunks the relay gave, and starts a fresh parser for the next message.
-Chunked bodies, and answers that end with the connection, are left to the
-parser for the rest of the connection. Discovery polls are published through rest_events;
-other requests pass unrecorded. What the observer cannot follow (an upgrade
-to another protocol, a HEAD request whose answer has no body to expect)
-raises Unfollowable: the relay stops watching that connection and goes on
-forwarding it.
+HTTP/1.1 pairs them. Discovery polls are published through rest_events;
+other requests pass unrecorded.
+
+A body with a Content-Length (what Envoy sends, and what most control
+planes answer) does not go through the parser: httptools hands every body
+over as a new bytes object, and that copy of each 1 MB answer cost a fifth
+of the capture loop's time. The observer feeds the parser each head only
+(up to its blank line), counts the body itself as views of the chunks the
+relay gave, and starts a fresh parser for the next message. Chunked bodies,
+and answers that end with the connection, are left to the parser for the
+rest of the connection.
+
+What the observer cannot follow (an upgrade to another protocol, a HEAD
+request whose answer has no body to expect) raises Unfollowable: the relay
+stops watching that connection and goes on forwarding it.
 """
 
 from __future__ import annotations
