@@ -168,12 +168,14 @@ Chunk = bytes | memoryview
 class _End(asyncio.BufferedProtocol):
     """One socket of a link: Envoy's side or the control plane's.
 
-    The socket is read into a buffer of READ_BUFFER_BYTES. A read that fills
-    at least half of it is handed on as a view, and the buffer goes with it
-    (the other socket's transport or the watcher may keep the view until
-    they are done), so a large chunk is never copied in Python; a smaller
-    read is copied out and the buffer read into again, so a trickle of
-    small chunks never pins a large buffer each.
+    The socket is read into a buffer of READ_BUFFER_BYTES from the relay's
+    pool, which an idle socket does not hold (a thousand Envoys must not cost
+    a gigabyte). A read that fills at least half of it is handed on as a
+    view, and the buffer goes with it (the other socket's transport or the
+    watcher may keep the view until they are done), so a large chunk is
+    never copied in Python; a smaller read is copied out and its buffer is
+    free again at once, so a trickle of small chunks never pins a large
+    buffer each.
     """
 
     def __init__(self, relay: Relay, side: Side, peer: str) -> None:
@@ -199,13 +201,15 @@ class _End(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         assert self.link is not None and self._buffer is not None
-        view = memoryview(self._buffer)[:nbytes]
-        if nbytes * 2 >= len(self._buffer):
-            self.relay.buffers.give(self._buffer)  # given away with the view
-            self._buffer = None
-            self.link.received(self.side, view)
+        buffer, self._buffer = self._buffer, None  # an idle socket holds no buffer: back to the pool
+        self.relay.buffers.give(buffer)
+        view = memoryview(buffer)[:nbytes]
+        if nbytes * 2 >= len(buffer):
+            self.link.received(self.side, view)  # the buffer goes with the view
         else:
-            self.link.received(self.side, bytes(view))
+            data = bytes(view)
+            view.release()  # the buffer is free again at once
+            self.link.received(self.side, data)
 
     def eof_received(self) -> bool:
         assert self.link is not None
