@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from xdsspy import varint
+
 VARINT = 0
 FIXED64 = 1
 LEN = 2
@@ -55,20 +57,10 @@ class WireField:
 
 def read_varint(data: bytes, pos: int) -> tuple[int, int]:
     """The varint at `pos` and the offset after it."""
-    result = 0
-    shift = 0
-    start = pos
-    while True:
-        if pos >= len(data):
-            raise WireError("truncated varint", start)
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-        if shift >= 70:
-            raise WireError("varint longer than 10 bytes", start)
+    try:
+        return varint.decode(data, pos)
+    except ValueError as e:
+        raise WireError(str(e), pos) from None
 
 
 def _skip_group(data: bytes, pos: int, number: int, depth: int) -> int:
@@ -138,23 +130,11 @@ def scan(data: bytes) -> Iterator[WireField]:
             body_start = pos
             after = _skip_group(data, pos, number, 1)
             # The payload excludes the END_GROUP tag; recompute its length from the tag size.
-            end_tag_len = len(_varint_bytes((number << 3) | END_GROUP))
+            end_tag_len = len(varint.encode((number << 3) | END_GROUP))
             yield WireField(number, wire_type, data[body_start : after - end_tag_len], start, after)
             pos = after
         else:
             raise WireError(f"invalid wire type {wire_type}", start)
-
-
-def _varint_bytes(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
 def complete_prefix(data: bytes) -> tuple[bytes, int]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import TypeAlias
 
 from xdsspy import model
+from xdsspy import varint
 from xdsspy._gen.xdsspy.recording.v1 import recording_pb2 as pb
-from xdsspy.record import format as fmt
 
 Chunk: TypeAlias = bytes | memoryview
 
@@ -61,14 +61,14 @@ def encode(event: model.Event) -> list[Chunk]:
     if isinstance(event, model.MessageSeen):
         head = record.SerializeToString()
         message_head = pb.Message(direction=_DIRECTION_TO_PB[event.direction]).SerializeToString()
-        raw_prefix = _RAW_FIELD_TAG + fmt.encode_varint(len(event.raw))
+        raw_prefix = _RAW_FIELD_TAG + varint.encode(len(event.raw))
         message_length = len(message_head) + len(raw_prefix) + len(event.raw)
-        body_head = head + _MESSAGE_FIELD_TAG + fmt.encode_varint(message_length) + message_head + raw_prefix
+        body_head = head + _MESSAGE_FIELD_TAG + varint.encode(message_length) + message_head + raw_prefix
         total = len(body_head) + len(event.raw)
-        return [fmt.encode_varint(total) + body_head, event.raw]
+        return [varint.encode(total) + body_head, event.raw]
     _fill(record, event)
     body = record.SerializeToString()
-    return [fmt.encode_varint(len(body)) + body]
+    return [varint.encode(len(body)) + body]
 
 
 def encode_repeat(event: model.MessageSeen, same_as_seq: int) -> list[Chunk]:
@@ -76,7 +76,7 @@ def encode_repeat(event: model.MessageSeen, same_as_seq: int) -> list[Chunk]:
     record = _common(event)
     record.message.CopyFrom(pb.Message(direction=_DIRECTION_TO_PB[event.direction], same_as_seq=same_as_seq))
     body = record.SerializeToString()
-    return [fmt.encode_varint(len(body)) + body]
+    return [varint.encode(len(body)) + body]
 
 
 def repeated_seq(record: pb.Record) -> int:
@@ -230,5 +230,5 @@ def decode(record: pb.Record) -> model.Event:
 
 def decode_delimited(data: bytes) -> model.Event:
     """Decode one varint-length-delimited Record, as encode() produces it."""
-    length, start = fmt.decode_varint(data, 0)
+    length, start = varint.decode(data, 0)
     return decode(pb.Record.FromString(memoryview(data)[start : start + length]))  # type: ignore[arg-type]

@@ -68,32 +68,3 @@ def unpack_block_header(data: bytes | memoryview) -> BlockHeader:
     if stored > MAX_BLOCK_BYTES or decoded > MAX_BLOCK_BYTES:
         raise BlockHeaderError("implausible block length")
     return BlockHeader(codec, stored, decoded, payload_crc)
-
-
-def encode_varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        bits = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(bits | 0x80)
-        else:
-            out.append(bits)
-            return bytes(out)
-
-
-def decode_varint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
-    """Return (value, next position); raises ValueError when the varint is cut or too long."""
-    result = 0
-    shift = 0
-    while True:
-        if pos >= len(data):
-            raise ValueError("truncated varint")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise ValueError("varint too long")

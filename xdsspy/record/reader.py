@@ -22,6 +22,7 @@ from google.protobuf import message as pb_message
 
 from xdsspy import errors
 from xdsspy import model
+from xdsspy import varint
 from xdsspy._gen.xdsspy.recording.v1 import recording_pb2 as pb
 from xdsspy.record import codec
 from xdsspy.record import compat
@@ -191,7 +192,7 @@ class RecordingReader:
         bodies: dict[int, bytes | memoryview] = {}  # the block's message bytes by seq, for repeats
         while pos < len(view):
             try:
-                length, start = fmt.decode_varint(view, pos)
+                length, start = varint.decode(view, pos)
             except ValueError as e:
                 self.problems.append(Problem(block_offset, "bad_record", f"record framing broken: {e}"))
                 return

@@ -10,6 +10,7 @@ import pytest
 import zstandard
 
 from xdsspy import model
+from xdsspy import varint
 from xdsspy.record import reader
 from xdsspy.record import writer
 from xdsspy.testing import factories as f
@@ -195,7 +196,7 @@ def _stored_messages(path: str) -> list[tuple[int, int, int, int]]:
         pos += block.stored_length
         at = 0
         while at < len(payload):
-            length, start = fmt.decode_varint(payload, at)
+            length, start = varint.decode(payload, at)
             try:
                 record = pb.Record.FromString(payload[start : start + length])
             except Exception:
@@ -258,7 +259,6 @@ def test_a_repeat_never_refers_to_another_block(tmp_path: os.PathLike[str]) -> N
 
 def test_records_encoded_by_the_capture_process_are_stored_as_repeats_too(tmp_path: os.PathLike[str]) -> None:
     from xdsspy.record import codec
-    from xdsspy.record import format
 
     path = os.path.join(tmp_path, "r.xdsspy")
     answer = os.urandom(50_000)
@@ -266,7 +266,7 @@ def test_records_encoded_by_the_capture_process_are_stored_as_repeats_too(tmp_pa
     for seq in (1, 2, 3):
         chunks = codec.encode(f.tmessage(bytes(bytearray(answer)), seq=seq))
         w.publish_encoded(writer.Encoded(seq=seq, chunks=[b"".join(chunks)]))
-    garbage = format.encode_varint(50_000) + b"\xff" * 50_000
+    garbage = varint.encode(50_000) + b"\xff" * 50_000
     w.publish_encoded(writer.Encoded(seq=4, chunks=[garbage]))  # not a record: written as it came
     w.close()
     assert [(seq, size, same_as) for _, seq, size, same_as in _stored_messages(path)[:3]] == [
