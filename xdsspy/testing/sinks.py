@@ -1,4 +1,4 @@
-"""A sink that keeps every published event, for tests of the capture side."""
+"""A sink that keeps every published event, and the lookups capture tests make in lists of events."""
 
 from __future__ import annotations
 
@@ -7,6 +7,23 @@ from typing import TypeVar
 from xdsspy import model
 
 E = TypeVar("E", bound=model.EventBase)
+
+
+def of(events: list[model.Event], kind: type[E]) -> list[E]:
+    return [e for e in events if isinstance(e, kind)]
+
+
+def kinds(events: list[model.Event]) -> list[str]:
+    return [type(e).__name__ for e in events]
+
+
+def raws(events: list[model.Event], direction: model.Direction) -> list[bytes | memoryview]:
+    """Message bodies one way, as published: a live capture may hand a body on as a view."""
+    return [e.raw for e in of(events, model.MessageSeen) if e.direction is direction]
+
+
+def closed(events: list[model.Event]) -> list[model.StreamClosed]:
+    return of(events, model.StreamClosed)
 
 
 class ListSink:
@@ -19,10 +36,10 @@ class ListSink:
         self.events.append(event)
 
     def of(self, kind: type[E]) -> list[E]:
-        return [e for e in self.events if isinstance(e, kind)]
+        return of(self.events, kind)
 
     def kinds(self) -> list[str]:
-        return [type(e).__name__ for e in self.events]
+        return kinds(self.events)
 
     def messages(self, direction: model.Direction) -> list[bytes]:
-        return [bytes(e.raw) for e in self.of(model.MessageSeen) if e.direction == direction]
+        return [bytes(raw) for raw in raws(self.events, direction)]

@@ -107,14 +107,6 @@ async def running(
         await server.stop(0)
 
 
-def _messages(sink: ListSink, direction: model.Direction) -> list[bytes]:
-    return [e.raw for e in sink.events if isinstance(e, model.MessageSeen) and e.direction == direction]
-
-
-def _closes(sink: ListSink) -> list[model.StreamClosed]:
-    return [e for e in sink.events if isinstance(e, model.StreamClosed)]
-
-
 def test_bidi_stream_bytes_metadata_trailers_pass_unchanged() -> None:
     async def scenario() -> None:
         async with running() as (upstream, sink, target, _):
@@ -143,14 +135,14 @@ def test_bidi_stream_bytes_metadata_trailers_pass_unchanged() -> None:
             assert seen["clusterid"] == "Kubernetes"
             assert seen["x-trace-bin"] == b"\x01\x02"
             assert upstream.received == payloads
-            await processes.until(lambda: _closes(sink))
-            assert _messages(sink, model.Direction.REQUEST) == payloads
-            assert _messages(sink, model.Direction.RESPONSE) == [p[::-1] for p in payloads]
+            await processes.until(lambda: sink.of(model.StreamClosed))
+            assert sink.messages(model.Direction.REQUEST) == payloads
+            assert sink.messages(model.Direction.RESPONSE) == [p[::-1] for p in payloads]
             opened = next(e for e in sink.events if isinstance(e, model.StreamOpened))
             assert opened.method == "/test.Svc/Bidi"
             assert ("authorization", b"Bearer istio-jwt") in opened.metadata
             assert ("x-trace-bin", b"\x01\x02") in opened.metadata
-            close = _closes(sink)[0]
+            close = sink.of(model.StreamClosed)[0]
             assert close.code == 0 and close.cause == model.CloseCause.UPSTREAM
             assert ("x-final", b"done") in close.trailers
             assert [e.seq for e in sink.events] == sorted(e.seq for e in sink.events)
@@ -170,8 +162,8 @@ def test_error_status_details_and_trailers_reach_envoy() -> None:
                 assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
                 assert info.value.details() == "not for you"
                 assert dict(info.value.trailing_metadata())["x-reason"] == "jwt expired"
-            await processes.until(lambda: _closes(sink))
-            close = _closes(sink)[0]
+            await processes.until(lambda: sink.of(model.StreamClosed))
+            close = sink.of(model.StreamClosed)[0]
             assert (close.code, close.details) == (grpc.StatusCode.PERMISSION_DENIED.value[0], "not for you")
             assert close.cause == model.CloseCause.UPSTREAM
 
@@ -185,8 +177,8 @@ def test_unary_and_server_streaming_calls_are_forwarded() -> None:
                 assert await channel.unary_unary("/test.Svc/Unary")(b"fetch") == b"unary:fetch"
                 got = [m async for m in channel.unary_stream("/test.Svc/ServerStream")(b"s")]
                 assert got == [b"s\x00", b"s\x01", b"s\x02"]
-            await processes.until(lambda: len(_closes(sink)) == 2)
-            assert _messages(sink, model.Direction.RESPONSE) == [b"unary:fetch", b"s\x00", b"s\x01", b"s\x02"]
+            await processes.until(lambda: len(sink.of(model.StreamClosed)) == 2)
+            assert sink.messages(model.Direction.RESPONSE) == [b"unary:fetch", b"s\x00", b"s\x01", b"s\x02"]
 
     asyncio.run(scenario())
 
@@ -198,8 +190,8 @@ def test_method_the_upstream_does_not_know_gets_its_unimplemented() -> None:
                 with pytest.raises(grpc.aio.AioRpcError) as info:
                     await channel.unary_unary("/never.Heard/Of")(b"?")
                 assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
-            await processes.until(lambda: _closes(sink))
-            assert _closes(sink)[0].code == grpc.StatusCode.UNIMPLEMENTED.value[0]
+            await processes.until(lambda: sink.of(model.StreamClosed))
+            assert sink.of(model.StreamClosed)[0].code == grpc.StatusCode.UNIMPLEMENTED.value[0]
 
     asyncio.run(scenario())
 
@@ -218,8 +210,8 @@ def test_upstream_down_gives_unavailable_and_the_proxy_keeps_running() -> None:
                 await call.read()  # xdsspy answers as soon as the stream opens, as a down server would
             assert info.value.code() == grpc.StatusCode.UNAVAILABLE
             assert "unreachable: Connection refused" in (info.value.details() or "")
-        await processes.until(lambda: _closes(sink))
-        closed = _closes(sink)[0]
+        await processes.until(lambda: sink.of(model.StreamClosed))
+        closed = sink.of(model.StreamClosed)[0]
         assert closed.cause == model.CloseCause.UPSTREAM_UNAVAILABLE and closed.code == 14
         assert "unreachable: Connection refused" in closed.details
         # The control plane comes up: Envoy's retry opens a new connection, which now reaches it.
@@ -253,8 +245,8 @@ def test_envoy_going_away_cancels_the_upstream_call() -> None:
             await processes.until(lambda: any(isinstance(e, model.MessageSeen) for e in sink.events))
             await channel.close()  # the downstream connection disappears
             await asyncio.wait_for(upstream.cancelled.wait(), 10)
-            await processes.until(lambda: _closes(sink))
-            assert _closes(sink)[0].cause == model.CloseCause.DOWNSTREAM
+            await processes.until(lambda: sink.of(model.StreamClosed))
+            assert sink.of(model.StreamClosed)[0].cause == model.CloseCause.DOWNSTREAM
 
     asyncio.run(scenario())
 
@@ -269,7 +261,7 @@ def test_a_100_mb_message_passes_both_ways_byte_exact() -> None:
                 reply = await call.read()
                 await call.done_writing()
                 assert hashlib.sha256(reply).digest() == hashlib.sha256(payload[::-1]).digest()
-            assert _messages(sink, model.Direction.REQUEST)[0] == payload
+            assert sink.messages(model.Direction.REQUEST)[0] == payload
 
     asyncio.run(scenario())
 
@@ -291,13 +283,13 @@ def test_message_over_the_recording_limit_passes_and_the_recording_says_it_is_mi
         async with grpc.aio.insecure_channel(target, options=BIG) as channel:
             assert await channel.unary_unary("/test.Svc/Unary")(b"x" * 5000) == b"unary:" + b"x" * 5000
             assert await channel.unary_unary("/test.Svc/Unary")(b"small") == b"unary:small"
-        await processes.until(lambda: len(_closes(sink)) == 2)
+        await processes.until(lambda: len(sink.of(model.StreamClosed)) == 2)
         notes = [e.text for e in sink.events if isinstance(e, model.Note)]
         assert any("request message of 5000 bytes was forwarded but not recorded" in n for n in notes), notes
         assert any("response message of 5006 bytes was forwarded but not recorded" in n for n in notes), notes
-        assert _messages(sink, model.Direction.REQUEST) == [b"small"]
-        assert _messages(sink, model.Direction.RESPONSE) == [b"unary:small"]
-        assert [c.code for c in _closes(sink)] == [0, 0]
+        assert sink.messages(model.Direction.REQUEST) == [b"small"]
+        assert sink.messages(model.Direction.RESPONSE) == [b"unary:small"]
+        assert [c.code for c in sink.of(model.StreamClosed)] == [0, 0]
         await proxy.stop(0.1)
         await server.stop(0)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import random
 import re
-from typing import TypeVar
 
 import pytest
 
@@ -14,6 +13,7 @@ from xdsspy.capture import sink as sink_mod
 from xdsspy.capture.h2_observer import Side
 from xdsspy.capture.http1_observer import Http1Observer
 from xdsspy.capture.http1_observer import Unfollowable
+from xdsspy.testing import sinks
 from xdsspy.testing.sinks import ListSink
 
 CDS = "/v3/discovery:clusters"
@@ -28,7 +28,6 @@ D = Side.DOWNSTREAM
 U = Side.UPSTREAM
 
 Step = tuple[Side, bytes]
-E = TypeVar("E", bound=model.EventBase)
 
 
 def _observer(
@@ -85,25 +84,9 @@ def _feed(observer: Http1Observer, steps: list[Step]) -> None:
         observer.feed(side, data)
 
 
-def _kinds(events: list[model.Event]) -> list[str]:
-    return [type(e).__name__ for e in events]
-
-
-def _of(events: list[model.Event], kind: type[E]) -> list[E]:
-    return [e for e in events if isinstance(e, kind)]
-
-
 def _methods(events: list[model.Event]) -> set[str]:
     kinds = (model.StreamOpened, model.MessageSeen, model.ResponseHeadersSeen, model.StreamClosed)
     return {e.method for e in events if isinstance(e, kinds)}
-
-
-def _messages(events: list[model.Event], direction: model.Direction) -> list[bytes]:
-    return [e.raw for e in events if isinstance(e, model.MessageSeen) and e.direction is direction]
-
-
-def _closed(events: list[model.Event]) -> list[model.StreamClosed]:
-    return [e for e in events if isinstance(e, model.StreamClosed)]
 
 
 def _untimed(events: list[model.Event]) -> list[model.Event]:
@@ -149,7 +132,7 @@ def _conversation_events(steps: list[Step]) -> list[model.Event]:
 def test_a_poll_with_content_length_is_one_rest_stream_of_five_events() -> None:
     observer, sink = _observer()
     _feed(observer, POLL)
-    assert _kinds(sink.events) == [
+    assert sink.kinds() == [
         "StreamOpened",
         "MessageSeen",
         "ResponseHeadersSeen",
@@ -200,26 +183,26 @@ def test_request_header_names_are_lowercased_and_values_kept_exactly() -> None:
 def test_chunked_request_and_response_bodies_are_recorded_dechunked_and_whole() -> None:
     observer, sink = _observer()
     _feed(observer, [(D, _chunked_post()), (U, _chunked_ok())])
-    assert _messages(sink.events, model.Direction.REQUEST) == [REQUEST_BODY]
-    assert _messages(sink.events, model.Direction.RESPONSE) == [RESPONSE_BODY]
-    assert [(c.code, c.details) for c in _closed(sink.events)] == [(0, "HTTP 200")]
+    assert sinks.raws(sink.events, model.Direction.REQUEST) == [REQUEST_BODY]
+    assert sinks.raws(sink.events, model.Direction.RESPONSE) == [RESPONSE_BODY]
+    assert [(c.code, c.details) for c in sinks.closed(sink.events)] == [(0, "HTTP 200")]
 
 
 def test_a_304_answer_gives_an_empty_response_message_and_details_http_304() -> None:
     observer, sink = _observer()
     _feed(observer, [(D, _post()), (U, NOT_MODIFIED)])
-    assert _kinds(sink.events) == [
+    assert sink.kinds() == [
         "StreamOpened",
         "MessageSeen",
         "ResponseHeadersSeen",
         "MessageSeen",
         "StreamClosed",
     ]
-    headers = _of(sink.events, model.ResponseHeadersSeen)[0]
+    headers = sink.of(model.ResponseHeadersSeen)[0]
     assert isinstance(headers, model.ResponseHeadersSeen)
     assert headers.http_status == 304
-    assert _messages(sink.events, model.Direction.RESPONSE) == [b""]
-    assert [(c.code, c.details, c.cause) for c in _closed(sink.events)] == [
+    assert sinks.raws(sink.events, model.Direction.RESPONSE) == [b""]
+    assert [(c.code, c.details, c.cause) for c in sinks.closed(sink.events)] == [
         (0, "HTTP 304", model.CloseCause.UPSTREAM)
     ]
 
@@ -240,11 +223,11 @@ def test_several_polls_on_one_keep_alive_connection_are_separate_streams() -> No
             (U, _ok(b'{"r":3}')),
         ],
     )
-    opened = _of(sink.events, model.StreamOpened)
+    opened = sink.of(model.StreamOpened)
     assert [(e.stream, e.method) for e in opened] == [(1, CDS), (2, LDS), (3, CDS)]
-    assert _messages(sink.events, model.Direction.REQUEST) == [b'{"n":1}', b'{"n":2}', b'{"n":3}']
-    assert _messages(sink.events, model.Direction.RESPONSE) == [b'{"r":1}', b"", b'{"r":3}']
-    assert [(c.stream, c.details) for c in _closed(sink.events)] == [
+    assert sinks.raws(sink.events, model.Direction.REQUEST) == [b'{"n":1}', b'{"n":2}', b'{"n":3}']
+    assert sinks.raws(sink.events, model.Direction.RESPONSE) == [b'{"r":1}', b"", b'{"r":3}']
+    assert [(c.stream, c.details) for c in sinks.closed(sink.events)] == [
         (1, "HTTP 200"),
         (2, "HTTP 304"),
         (3, "HTTP 200"),
@@ -254,7 +237,7 @@ def test_several_polls_on_one_keep_alive_connection_are_separate_streams() -> No
 def test_pipelined_requests_are_paired_with_their_answers_in_order() -> None:
     observer, sink = _observer()
     observer.feed(D, _post(CDS, b'{"n":1}') + _post(LDS, b'{"n":2}'))
-    assert _kinds(sink.events) == ["StreamOpened", "MessageSeen", "StreamOpened", "MessageSeen"]
+    assert sink.kinds() == ["StreamOpened", "MessageSeen", "StreamOpened", "MessageSeen"]
     observer.feed(U, _ok(b'{"r":1}', b"200 OK"))
     observer.feed(U, NOT_MODIFIED)
     by_stream: dict[int, list[model.Event]] = {}
@@ -263,14 +246,14 @@ def test_pipelined_requests_are_paired_with_their_answers_in_order() -> None:
     assert sorted(by_stream) == [1, 2]
     first, second = by_stream[1], by_stream[2]
     assert _methods(first) == {CDS} and _methods(second) == {LDS}
-    assert _messages(first, model.Direction.REQUEST) == [b'{"n":1}']
-    assert _messages(first, model.Direction.RESPONSE) == [b'{"r":1}']
-    assert [c.details for c in _closed(first)] == ["HTTP 200"]
-    assert _messages(second, model.Direction.REQUEST) == [b'{"n":2}']
-    assert _messages(second, model.Direction.RESPONSE) == [b""]
-    assert [c.details for c in _closed(second)] == ["HTTP 304"]
+    assert sinks.raws(first, model.Direction.REQUEST) == [b'{"n":1}']
+    assert sinks.raws(first, model.Direction.RESPONSE) == [b'{"r":1}']
+    assert [c.details for c in sinks.closed(first)] == ["HTTP 200"]
+    assert sinks.raws(second, model.Direction.REQUEST) == [b'{"n":2}']
+    assert sinks.raws(second, model.Direction.RESPONSE) == [b""]
+    assert [c.details for c in sinks.closed(second)] == ["HTTP 304"]
     # the first answer closed the first poll before the second answer began
-    assert _kinds(sink.events)[4:] == [
+    assert sink.kinds()[4:] == [
         "ResponseHeadersSeen",
         "MessageSeen",
         "StreamClosed",
@@ -286,21 +269,21 @@ def test_a_100_continue_before_the_answer_is_not_taken_as_the_answer() -> None:
     request = _post(extra=b"Expect: 100-continue\r\n")
     head, body = request[: -len(REQUEST_BODY)], REQUEST_BODY
     _feed(observer, [(D, head), (U, CONTINUE), (D, body)])
-    assert _of(sink.events, model.ResponseHeadersSeen) == []
-    assert _closed(sink.events) == []
+    assert sink.of(model.ResponseHeadersSeen) == []
+    assert sinks.closed(sink.events) == []
     observer.feed(U, _ok())
-    headers = _of(sink.events, model.ResponseHeadersSeen)
+    headers = sink.of(model.ResponseHeadersSeen)
     assert [h.http_status for h in headers] == [200]
-    assert _messages(sink.events, model.Direction.REQUEST) == [REQUEST_BODY]
-    assert _messages(sink.events, model.Direction.RESPONSE) == [RESPONSE_BODY]
-    assert [(c.code, c.details) for c in _closed(sink.events)] == [(0, "HTTP 200")]
+    assert sinks.raws(sink.events, model.Direction.REQUEST) == [REQUEST_BODY]
+    assert sinks.raws(sink.events, model.Direction.RESPONSE) == [RESPONSE_BODY]
+    assert [(c.code, c.details) for c in sinks.closed(sink.events)] == [(0, "HTTP 200")]
 
 
 def test_a_100_continue_sent_with_the_answer_in_one_piece_is_skipped() -> None:
     observer, sink = _observer()
     _feed(observer, [(D, _post()), (U, CONTINUE + _ok())])
-    assert [h.http_status for h in _of(sink.events, model.ResponseHeadersSeen)] == [200]
-    assert [c.details for c in _closed(sink.events)] == ["HTTP 200"]
+    assert [h.http_status for h in sink.of(model.ResponseHeadersSeen)] == [200]
+    assert [c.details for c in sinks.closed(sink.events)] == ["HTTP 200"]
 
 
 # -- byte splits ----------------------------------------------------------------------------------
@@ -308,14 +291,14 @@ def test_a_100_continue_sent_with_the_answer_in_one_piece_is_skipped() -> None:
 
 def test_the_reference_conversation_gives_the_expected_streams() -> None:
     events = _conversation_events(CONVERSATION)
-    assert [(c.stream, c.code, c.details) for c in _closed(events)] == [
+    assert [(c.stream, c.code, c.details) for c in sinks.closed(events)] == [
         (1, 0, "HTTP 200"),
         (2, 0, "HTTP 200"),
         (3, 0, "HTTP 304"),
         (4, 0, "HTTP 200"),
         (5, 0, "HTTP 200"),
     ]
-    assert _messages(events, model.Direction.RESPONSE) == [
+    assert sinks.raws(events, model.Direction.RESPONSE) == [
         RESPONSE_BODY,
         RESPONSE_BODY,
         b"",
@@ -341,18 +324,18 @@ def test_an_answer_before_the_request_body_ends_publishes_the_request_body_seen_
     observer.feed(D, request[:-30])
     observer.feed(U, _ok(b"too large", b"413 Payload Too Large"))
     observer.feed(D, request[-30:])
-    assert _kinds(sink.events) == [
+    assert sink.kinds() == [
         "StreamOpened",
         "MessageSeen",
         "ResponseHeadersSeen",
         "MessageSeen",
         "StreamClosed",
     ]
-    assert _messages(sink.events, model.Direction.REQUEST) == [REQUEST_BODY[:-30]]
-    assert _messages(sink.events, model.Direction.RESPONSE) == [b"too large"]
-    assert [(c.code, c.details) for c in _closed(sink.events)] == [(0, "HTTP 413")]
+    assert sinks.raws(sink.events, model.Direction.REQUEST) == [REQUEST_BODY[:-30]]
+    assert sinks.raws(sink.events, model.Direction.RESPONSE) == [b"too large"]
+    assert [(c.code, c.details) for c in sinks.closed(sink.events)] == [(0, "HTTP 413")]
     _feed(observer, POLL)  # the connection is still followed
-    assert [c.details for c in _closed(sink.events)] == ["HTTP 413", "HTTP 200"]
+    assert [c.details for c in sinks.closed(sink.events)] == ["HTTP 413", "HTTP 200"]
 
 
 # -- which requests are recorded ------------------------------------------------------------------
@@ -365,17 +348,17 @@ def test_a_non_discovery_path_passes_unrecorded_and_a_later_poll_is_recorded(pat
     observer.feed(U, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nlive\n")
     assert sink.events == []
     _feed(observer, POLL)
-    assert [e.method for e in _of(sink.events, model.StreamOpened)] == [CDS]
-    assert _messages(sink.events, model.Direction.RESPONSE) == [RESPONSE_BODY]
-    assert [c.details for c in _closed(sink.events)] == ["HTTP 200"]
+    assert [e.method for e in sink.of(model.StreamOpened)] == [CDS]
+    assert sinks.raws(sink.events, model.Direction.RESPONSE) == [RESPONSE_BODY]
+    assert [c.details for c in sinks.closed(sink.events)] == ["HTTP 200"]
 
 
 def test_a_non_discovery_request_pipelined_before_a_poll_takes_the_first_answer() -> None:
     observer, sink = _observer()
     observer.feed(D, _get("/stats") + _post())
     observer.feed(U, b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nstats\n" + _ok())
-    assert _messages(sink.events, model.Direction.RESPONSE) == [RESPONSE_BODY]
-    assert [c.details for c in _closed(sink.events)] == ["HTTP 200"]
+    assert sinks.raws(sink.events, model.Direction.RESPONSE) == [RESPONSE_BODY]
+    assert [c.details for c in sinks.closed(sink.events)] == ["HTTP 200"]
 
 
 def test_a_query_string_on_a_discovery_path_is_kept_in_the_method() -> None:
@@ -383,15 +366,15 @@ def test_a_query_string_on_a_discovery_path_is_kept_in_the_method() -> None:
     target = CDS + "?node=envoy-1&zone=a"
     _feed(observer, [(D, _post(target)), (U, _ok())])
     assert _methods(sink.events) == {target}
-    assert [c.details for c in _closed(sink.events)] == ["HTTP 200"]
+    assert [c.details for c in sinks.closed(sink.events)] == ["HTTP 200"]
 
 
 def test_a_v2_discovery_path_is_recorded() -> None:
     observer, sink = _observer()
     _feed(observer, [(D, _post("/v2/discovery:listeners")), (U, _ok())])
-    opened = _of(sink.events, model.StreamOpened)
+    opened = sink.of(model.StreamOpened)
     assert [e.method for e in opened] == ["/v2/discovery:listeners"]
-    assert [c.details for c in _closed(sink.events)] == ["HTTP 200"]
+    assert [c.details for c in sinks.closed(sink.events)] == ["HTTP 200"]
 
 
 # -- what cannot be followed ----------------------------------------------------------------------
@@ -451,17 +434,17 @@ def test_the_control_plane_ending_mid_answer_publishes_the_partial_body_and_code
     answer = _ok()
     cut = len(answer) - len(RESPONSE_BODY) + 10
     _feed(observer, [(D, _post()), (U, answer[:cut])])
-    assert _closed(sink.events) == []
+    assert sinks.closed(sink.events) == []
     observer.connection_ended(model.CloseCause.UPSTREAM, "the control plane closed the connection")
-    assert _kinds(sink.events) == [
+    assert sink.kinds() == [
         "StreamOpened",
         "MessageSeen",
         "ResponseHeadersSeen",
         "MessageSeen",
         "StreamClosed",
     ]
-    assert _messages(sink.events, model.Direction.RESPONSE) == [RESPONSE_BODY[:10]]
-    (closed,) = _closed(sink.events)
+    assert sinks.raws(sink.events, model.Direction.RESPONSE) == [RESPONSE_BODY[:10]]
+    (closed,) = sinks.closed(sink.events)
     assert closed.code == 14
     assert closed.cause is model.CloseCause.UPSTREAM
     assert "after 10 body bytes" in closed.details
@@ -472,8 +455,8 @@ def test_envoy_going_away_before_the_answer_gives_code_1_and_cause_downstream() 
     observer, sink = _observer()
     observer.feed(D, _post())
     observer.connection_ended(model.CloseCause.DOWNSTREAM, "Envoy closed the connection")
-    assert _kinds(sink.events) == ["StreamOpened", "MessageSeen", "StreamClosed"]
-    (closed,) = _closed(sink.events)
+    assert sink.kinds() == ["StreamOpened", "MessageSeen", "StreamClosed"]
+    (closed,) = sinks.closed(sink.events)
     assert (closed.code, closed.cause, closed.details) == (
         1,
         model.CloseCause.DOWNSTREAM,
@@ -485,17 +468,17 @@ def test_envoy_going_away_mid_request_publishes_the_partial_request_body() -> No
     observer, sink = _observer()
     request = _post()
     observer.feed(D, request[:-5])
-    assert _messages(sink.events, model.Direction.REQUEST) == []
+    assert sinks.raws(sink.events, model.Direction.REQUEST) == []
     observer.connection_ended(model.CloseCause.DOWNSTREAM, "Envoy closed the connection")
-    assert _messages(sink.events, model.Direction.REQUEST) == [REQUEST_BODY[:-5]]
-    assert [(c.code, c.cause) for c in _closed(sink.events)] == [(1, model.CloseCause.DOWNSTREAM)]
+    assert sinks.raws(sink.events, model.Direction.REQUEST) == [REQUEST_BODY[:-5]]
+    assert [(c.code, c.cause) for c in sinks.closed(sink.events)] == [(1, model.CloseCause.DOWNSTREAM)]
 
 
 def test_every_pipelined_poll_still_open_is_closed_when_the_connection_ends() -> None:
     observer, sink = _observer()
     observer.feed(D, _post(CDS, b"{}") + _post(LDS, b"{}"))
     observer.connection_ended(model.CloseCause.PROXY_SHUTDOWN, "xdsspy is shutting down")
-    closed = _closed(sink.events)
+    closed = sinks.closed(sink.events)
     assert [(c.stream, c.code, c.cause, c.details) for c in closed] == [
         (1, 1, model.CloseCause.PROXY_SHUTDOWN, "xdsspy is shutting down"),
         (2, 1, model.CloseCause.PROXY_SHUTDOWN, "xdsspy is shutting down"),
@@ -517,8 +500,8 @@ def test_a_response_delimited_by_the_connection_closing_is_complete() -> None:
         [(D, _post()), (U, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n" + RESPONSE_BODY)],
     )
     observer.connection_ended(model.CloseCause.UPSTREAM, "the control plane closed the connection")
-    assert _messages(sink.events, model.Direction.RESPONSE) == [RESPONSE_BODY]
-    assert [(c.code, c.details) for c in _closed(sink.events)] == [(0, "HTTP 200")]
+    assert sinks.raws(sink.events, model.Direction.RESPONSE) == [RESPONSE_BODY]
+    assert [(c.code, c.details) for c in sinks.closed(sink.events)] == [(0, "HTTP 200")]
 
 
 # -- an unreachable control plane -----------------------------------------------------------------
@@ -533,9 +516,9 @@ def test_an_unreachable_control_plane_closes_the_answered_poll_with_code_14() ->
         b"connection: close\r\ncontent-length: %d\r\n\r\n" % len(body)
     ) + body
     _feed(observer, [(D, _post()), (U, answer)])
-    assert [h.http_status for h in _of(sink.events, model.ResponseHeadersSeen)] == [503]
-    assert _messages(sink.events, model.Direction.RESPONSE) == [body]
-    (closed,) = _closed(sink.events)
+    assert [h.http_status for h in sink.of(model.ResponseHeadersSeen)] == [503]
+    assert sinks.raws(sink.events, model.Direction.RESPONSE) == [body]
+    (closed,) = sinks.closed(sink.events)
     assert closed.code == 14
     assert closed.cause is model.CloseCause.UPSTREAM_UNAVAILABLE
     assert closed.details.startswith("HTTP 503 from xdsspy")
@@ -547,7 +530,7 @@ def test_an_unreachable_control_plane_closes_an_unanswered_poll_with_its_reason(
     observer.context.unreachable = "control plane 127.0.0.1:1 unreachable: timed out"
     observer.feed(D, _post())
     observer.connection_ended(model.CloseCause.DOWNSTREAM, "Envoy closed the connection")
-    (closed,) = _closed(sink.events)
+    (closed,) = sinks.closed(sink.events)
     assert (closed.code, closed.cause, closed.details) == (
         14,
         model.CloseCause.UPSTREAM_UNAVAILABLE,
@@ -561,24 +544,24 @@ def test_an_unreachable_control_plane_closes_an_unanswered_poll_with_its_reason(
 def test_a_request_body_over_the_limit_gives_a_note_and_no_request_message() -> None:
     observer, sink = _observer(max_body_bytes=len(REQUEST_BODY) - 1)
     _feed(observer, [(D, _post()), (U, _ok(b"{}"))])
-    assert _messages(sink.events, model.Direction.REQUEST) == []
-    notes = _of(sink.events, model.Note)
+    assert sinks.raws(sink.events, model.Direction.REQUEST) == []
+    notes = sink.of(model.Note)
     assert len(notes) == 1
     note = notes[0]
     assert isinstance(note, model.Note)
     assert note.level is model.NoteLevel.WARNING
     assert f"{len(REQUEST_BODY)} bytes" in note.text and "not recorded" in note.text
     assert (note.connection, note.stream) == (7, 1)
-    assert _messages(sink.events, model.Direction.RESPONSE) == [b"{}"]
-    assert [(c.code, c.details) for c in _closed(sink.events)] == [(0, "HTTP 200")]
+    assert sinks.raws(sink.events, model.Direction.RESPONSE) == [b"{}"]
+    assert [(c.code, c.details) for c in sinks.closed(sink.events)] == [(0, "HTTP 200")]
 
 
 def test_a_response_body_over_the_limit_closes_with_code_8_and_no_response_message() -> None:
     observer, sink = _observer(max_body_bytes=len(RESPONSE_BODY) - 1)
     _feed(observer, [(D, _post(body=b"{}")), (U, _chunked_ok())])
-    assert _messages(sink.events, model.Direction.REQUEST) == [b"{}"]
-    assert _messages(sink.events, model.Direction.RESPONSE) == []
-    (closed,) = _closed(sink.events)
+    assert sinks.raws(sink.events, model.Direction.REQUEST) == [b"{}"]
+    assert sinks.raws(sink.events, model.Direction.RESPONSE) == []
+    (closed,) = sinks.closed(sink.events)
     assert closed.code == 8
     assert closed.cause is model.CloseCause.UPSTREAM
     assert closed.details.startswith("HTTP 200;")
@@ -588,9 +571,9 @@ def test_a_response_body_over_the_limit_closes_with_code_8_and_no_response_messa
 def test_bodies_exactly_at_the_limit_are_recorded() -> None:
     observer, sink = _observer(max_body_bytes=len(RESPONSE_BODY))
     _feed(observer, [(D, _post(body=RESPONSE_BODY)), (U, _ok())])
-    assert _messages(sink.events, model.Direction.REQUEST) == [RESPONSE_BODY]
-    assert _messages(sink.events, model.Direction.RESPONSE) == [RESPONSE_BODY]
-    assert _of(sink.events, model.Note) == []
+    assert sinks.raws(sink.events, model.Direction.REQUEST) == [RESPONSE_BODY]
+    assert sinks.raws(sink.events, model.Direction.RESPONSE) == [RESPONSE_BODY]
+    assert sink.of(model.Note) == []
 
 
 # -- ids and order --------------------------------------------------------------------------------
@@ -605,8 +588,8 @@ def test_polls_draw_distinct_stream_ids_from_the_shared_ids_and_keep_their_conne
     _feed(second, POLL)
     _feed(first, [(D, _get("/healthz")), (U, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")])
     _feed(first, POLL)
-    assert [(e.connection, e.stream) for e in _of(first_sink.events, model.StreamOpened)] == [(3, 2), (3, 4)]
-    assert [(e.connection, e.stream) for e in _of(second_sink.events, model.StreamOpened)] == [(4, 3)]
+    assert [(e.connection, e.stream) for e in first_sink.of(model.StreamOpened)] == [(3, 2), (3, 4)]
+    assert [(e.connection, e.stream) for e in second_sink.of(model.StreamOpened)] == [(4, 3)]
     assert {e.connection for e in first_sink.events} == {3}
     assert ids.new_stream() == 5  # the health check took no stream id
 
@@ -633,10 +616,10 @@ def test_a_content_length_body_in_one_chunk_is_handed_on_as_a_view_of_that_chunk
     observer, sink = _observer()
     observer.feed(D, _post() + _post())
     observer.feed(U, memoryview(chunk))
-    first, second = _messages(sink.events, model.Direction.RESPONSE)
+    first, second = sinks.raws(sink.events, model.Direction.RESPONSE)
     assert isinstance(first, memoryview) and first.obj is chunk and first == body  # no copy
     assert second == b'{"b":2}'
-    assert [c.details for c in _closed(sink.events)] == ["HTTP 200", "HTTP 200"]
+    assert [c.details for c in sinks.closed(sink.events)] == ["HTTP 200", "HTTP 200"]
 
 
 def test_a_304_or_204_with_a_content_length_has_no_body_and_the_next_answer_follows() -> None:
@@ -644,8 +627,8 @@ def test_a_304_or_204_with_a_content_length_has_no_body_and_the_next_answer_foll
     observer.feed(D, _post() + _post() + _post())
     observer.feed(U, b"HTTP/1.1 304 Not Modified\r\nContent-Length: 100\r\n\r\n")
     observer.feed(U, b"HTTP/1.1 204 No Content\r\nContent-Length: 100\r\n\r\n" + _ok())
-    assert [c.details for c in _closed(sink.events)] == ["HTTP 304", "HTTP 204", "HTTP 200"]
-    assert _messages(sink.events, model.Direction.RESPONSE) == [b"", b"", RESPONSE_BODY]
+    assert [c.details for c in sinks.closed(sink.events)] == ["HTTP 304", "HTTP 204", "HTTP 200"]
+    assert sinks.raws(sink.events, model.Direction.RESPONSE) == [b"", b"", RESPONSE_BODY]
 
 
 @pytest.mark.parametrize("length", [b"abc", b"-1", b"5, 6"])
@@ -663,4 +646,4 @@ def test_a_blank_line_split_at_every_point_across_chunks_ends_the_head_there() -
         observer, sink = _observer()
         observer.feed(D, data[:cut])
         observer.feed(D, data[cut:])
-        assert _messages(sink.events, model.Direction.REQUEST) == [REQUEST_BODY, b"{}"], cut
+        assert sinks.raws(sink.events, model.Direction.REQUEST) == [REQUEST_BODY, b"{}"], cut

@@ -8,6 +8,7 @@ from xdsspy import model
 from xdsspy.capture import rest_events
 from xdsspy.capture import sink as sink_mod
 from xdsspy.grpc_status import Code
+from xdsspy.testing import sinks
 from xdsspy.testing.sinks import ListSink
 
 CDS = "/v3/discovery:clusters"
@@ -36,18 +37,6 @@ def _poll(
         else [(b"Host", b"cp"), (b"Content-Type", b"application/json")],
     )
     return poll, sink
-
-
-def _kinds(events: list[model.Event]) -> list[str]:
-    return [type(e).__name__ for e in events]
-
-
-def _messages(events: list[model.Event], direction: model.Direction) -> list[bytes]:
-    return [e.raw for e in events if isinstance(e, model.MessageSeen) and e.direction is direction]
-
-
-def _closed(events: list[model.Event]) -> list[model.StreamClosed]:
-    return [e for e in events if isinstance(e, model.StreamClosed)]
 
 
 def _answered(poll: rest_events.Poll, status: int = 200) -> None:
@@ -115,7 +104,7 @@ def test_a_poll_publishes_open_request_headers_response_and_close_in_order() -> 
     _answered(poll)
     poll.body(False, RESPONSE_BODY)
     poll.response_done()
-    assert _kinds(sink.events) == [
+    assert sink.kinds() == [
         "StreamOpened",
         "MessageSeen",
         "ResponseHeadersSeen",
@@ -124,9 +113,9 @@ def test_a_poll_publishes_open_request_headers_response_and_close_in_order() -> 
     ]
     assert [e.seq for e in sink.events] == [1, 2, 3, 4, 5]
     assert {(e.connection, e.stream) for e in sink.events} == {(5, 9)}
-    assert _messages(sink.events, model.Direction.REQUEST) == [REQUEST_BODY]
-    assert _messages(sink.events, model.Direction.RESPONSE) == [RESPONSE_BODY]
-    (closed,) = _closed(sink.events)
+    assert sinks.raws(sink.events, model.Direction.REQUEST) == [REQUEST_BODY]
+    assert sinks.raws(sink.events, model.Direction.RESPONSE) == [RESPONSE_BODY]
+    (closed,) = sinks.closed(sink.events)
     assert (closed.code, closed.details, closed.cause, closed.trailers, closed.method) == (
         Code.OK,
         "HTTP 200",
@@ -164,8 +153,8 @@ def test_a_304_without_body_publishes_an_empty_response_message() -> None:
     poll, sink = _poll()
     _answered(poll, 304)
     poll.response_done()
-    assert _messages(sink.events, model.Direction.RESPONSE) == [b""]
-    assert [(c.code, c.details) for c in _closed(sink.events)] == [(0, "HTTP 304")]
+    assert sinks.raws(sink.events, model.Direction.RESPONSE) == [b""]
+    assert [(c.code, c.details) for c in sinks.closed(sink.events)] == [(0, "HTTP 304")]
 
 
 def test_body_pieces_are_joined_and_a_body_in_one_piece_is_handed_on_without_a_copy() -> None:
@@ -189,8 +178,8 @@ def test_an_answer_before_the_request_is_done_publishes_the_request_body_first()
     poll.body(True, REQUEST_BODY)
     poll.answer(200, [])
     poll.request_done()  # the request's end, seen after the answer began: nothing more
-    assert _kinds(sink.events) == ["StreamOpened", "MessageSeen", "ResponseHeadersSeen"]
-    assert _messages(sink.events, model.Direction.REQUEST) == [REQUEST_BODY]
+    assert sink.kinds() == ["StreamOpened", "MessageSeen", "ResponseHeadersSeen"]
+    assert sinks.raws(sink.events, model.Direction.REQUEST) == [REQUEST_BODY]
 
 
 def test_response_done_without_an_answer_closes_unavailable() -> None:
@@ -198,7 +187,7 @@ def test_response_done_without_an_answer_closes_unavailable() -> None:
     poll.open()
     poll.request_done()
     poll.response_done()
-    (closed,) = _closed(sink.events)
+    (closed,) = sinks.closed(sink.events)
     assert (closed.code, closed.cause) == (Code.UNAVAILABLE, model.CloseCause.UPSTREAM)
     assert closed.details == "the exchange ended without an answer"
 
@@ -209,10 +198,10 @@ def test_xdsspys_own_answer_closes_unavailable_with_the_reason() -> None:
     _answered(poll, 503)
     poll.body(False, b"xdsspy: control plane cp:18000 unreachable: connection refused\n")
     poll.response_done()
-    assert _messages(sink.events, model.Direction.RESPONSE) == [
+    assert sinks.raws(sink.events, model.Direction.RESPONSE) == [
         b"xdsspy: control plane cp:18000 unreachable: connection refused\n"
     ]
-    (closed,) = _closed(sink.events)
+    (closed,) = sinks.closed(sink.events)
     assert (closed.code, closed.cause) == (Code.UNAVAILABLE, model.CloseCause.UPSTREAM_UNAVAILABLE)
     assert closed.details == "HTTP 503 from xdsspy: control plane cp:18000 unreachable: connection refused"
 
@@ -226,7 +215,7 @@ def test_a_request_body_over_the_limit_is_a_warning_note_instead_of_a_message() 
     poll.body(True, b"x" * 6)
     poll.body(True, b"x" * 6)
     poll.request_done()
-    assert _kinds(sink.events) == ["StreamOpened", "Note"]
+    assert sink.kinds() == ["StreamOpened", "Note"]
     note = sink.events[1]
     assert isinstance(note, model.Note)
     assert note.level is model.NoteLevel.WARNING
@@ -241,8 +230,8 @@ def test_a_response_body_over_the_limit_closes_resource_exhausted_without_a_mess
     _answered(poll)
     poll.body(False, b"y" * 11)
     poll.response_done()
-    assert _messages(sink.events, model.Direction.RESPONSE) == []
-    (closed,) = _closed(sink.events)
+    assert sinks.raws(sink.events, model.Direction.RESPONSE) == []
+    (closed,) = sinks.closed(sink.events)
     assert (closed.code, closed.cause) == (Code.RESOURCE_EXHAUSTED, model.CloseCause.UPSTREAM)
     assert closed.details == (
         "HTTP 200; a 11-byte body was forwarded but not recorded: over the limit of 10 bytes"
@@ -258,9 +247,9 @@ def test_a_body_exactly_at_the_limit_is_recorded() -> None:
     poll.body(False, b"b" * 4)
     poll.body(False, b"b" * 6)
     poll.response_done()
-    assert _messages(sink.events, model.Direction.REQUEST) == [b"a" * 10]
-    assert _messages(sink.events, model.Direction.RESPONSE) == [b"b" * 10]
-    assert [c.code for c in _closed(sink.events)] == [0]
+    assert sinks.raws(sink.events, model.Direction.REQUEST) == [b"a" * 10]
+    assert sinks.raws(sink.events, model.Direction.RESPONSE) == [b"b" * 10]
+    assert [c.code for c in sinks.closed(sink.events)] == [0]
 
 
 # -- abandon() ------------------------------------------------------------------------------------
@@ -271,9 +260,9 @@ def test_abandon_after_a_partial_request_body_publishes_it_then_closes() -> None
     poll.open()
     poll.body(True, REQUEST_BODY[:7])
     poll.abandon(Code.CANCELLED, "Envoy closed the connection", model.CloseCause.DOWNSTREAM)
-    assert _kinds(sink.events) == ["StreamOpened", "MessageSeen", "StreamClosed"]
-    assert _messages(sink.events, model.Direction.REQUEST) == [REQUEST_BODY[:7]]
-    (closed,) = _closed(sink.events)
+    assert sink.kinds() == ["StreamOpened", "MessageSeen", "StreamClosed"]
+    assert sinks.raws(sink.events, model.Direction.REQUEST) == [REQUEST_BODY[:7]]
+    (closed,) = sinks.closed(sink.events)
     assert (closed.code, closed.cause, closed.details) == (
         Code.CANCELLED,
         model.CloseCause.DOWNSTREAM,
@@ -286,7 +275,7 @@ def test_abandon_before_any_request_body_publishes_no_message() -> None:
     poll, sink = _poll()
     poll.open()
     poll.abandon(Code.CANCELLED, "Envoy closed the connection", model.CloseCause.DOWNSTREAM)
-    assert _kinds(sink.events) == ["StreamOpened", "StreamClosed"]
+    assert sink.kinds() == ["StreamOpened", "StreamClosed"]
 
 
 def test_abandon_after_a_partial_response_body_publishes_it_and_counts_its_bytes() -> None:
@@ -295,15 +284,15 @@ def test_abandon_after_a_partial_response_body_publishes_it_and_counts_its_bytes
     poll.body(False, RESPONSE_BODY[:5])
     poll.body(False, RESPONSE_BODY[5:12])
     poll.abandon(Code.UNAVAILABLE, "the control plane closed the connection", model.CloseCause.UPSTREAM)
-    assert _kinds(sink.events) == [
+    assert sink.kinds() == [
         "StreamOpened",
         "MessageSeen",
         "ResponseHeadersSeen",
         "MessageSeen",
         "StreamClosed",
     ]
-    assert _messages(sink.events, model.Direction.RESPONSE) == [RESPONSE_BODY[:12]]
-    (closed,) = _closed(sink.events)
+    assert sinks.raws(sink.events, model.Direction.RESPONSE) == [RESPONSE_BODY[:12]]
+    (closed,) = sinks.closed(sink.events)
     assert (closed.code, closed.cause) == (Code.UNAVAILABLE, model.CloseCause.UPSTREAM)
     assert closed.details == "HTTP 200, then the control plane closed the connection after 12 body bytes"
 
@@ -312,8 +301,8 @@ def test_abandon_right_after_the_response_headers_publishes_no_response_message(
     poll, sink = _poll()
     _answered(poll)
     poll.abandon(Code.CANCELLED, "Envoy closed the connection", model.CloseCause.DOWNSTREAM)
-    assert _messages(sink.events, model.Direction.RESPONSE) == []
-    (closed,) = _closed(sink.events)
+    assert sinks.raws(sink.events, model.Direction.RESPONSE) == []
+    (closed,) = sinks.closed(sink.events)
     assert closed.details == "HTTP 200, then Envoy closed the connection after 0 body bytes"
 
 
@@ -324,8 +313,8 @@ def test_abandon_with_a_response_over_the_limit_publishes_no_response_message() 
     poll.answer(200, [])
     poll.body(False, b"z" * 9)
     poll.abandon(Code.UNAVAILABLE, "the control plane closed the connection", model.CloseCause.UPSTREAM)
-    assert _messages(sink.events, model.Direction.RESPONSE) == []
-    (closed,) = _closed(sink.events)
+    assert sinks.raws(sink.events, model.Direction.RESPONSE) == []
+    (closed,) = sinks.closed(sink.events)
     assert closed.details == "HTTP 200, then the control plane closed the connection after 9 body bytes"
 
 
@@ -334,7 +323,7 @@ def test_abandon_with_a_partial_request_over_the_limit_publishes_a_note() -> Non
     poll.open()
     poll.body(True, b"q" * 9)
     poll.abandon(Code.CANCELLED, "Envoy closed the connection", model.CloseCause.DOWNSTREAM)
-    assert _kinds(sink.events) == ["StreamOpened", "Note", "StreamClosed"]
+    assert sink.kinds() == ["StreamOpened", "Note", "StreamClosed"]
 
 
 def test_abandon_after_the_poll_closed_publishes_nothing() -> None:
@@ -351,4 +340,4 @@ def test_abandon_twice_closes_once() -> None:
     poll.open()
     poll.abandon(Code.CANCELLED, "first", model.CloseCause.DOWNSTREAM)
     poll.abandon(Code.UNAVAILABLE, "second", model.CloseCause.UPSTREAM)
-    assert [c.details for c in _closed(sink.events)] == ["first"]
+    assert [c.details for c in sinks.closed(sink.events)] == ["first"]
