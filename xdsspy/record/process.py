@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import signal
 import socket
 import struct
@@ -37,14 +36,6 @@ FRAME = struct.Struct("<QQB")
 _STOP_FLAG = 1
 _READY = b"\x01"
 _SOCKET_BUFFER = 8 << 20
-
-
-@dataclasses.dataclass(slots=True)
-class _Pending:
-    first_seq: int = 0
-    last_seq: int = 0
-    records: int = 0
-    bytes: int = 0
 
 
 class _Protocol(asyncio.Protocol):
@@ -75,7 +66,7 @@ class RecorderProcess:
         self._max_pending = max_pending_bytes
         self._on_problem = on_problem
         self._dead = False
-        self._loss = _Pending()
+        self._loss = writer_mod.Loss()
         self.records_lost = 0
 
     @classmethod
@@ -134,11 +125,11 @@ class RecorderProcess:
             chunks = codec.encode(event)
         except Exception as e:  # one bad event must not break forwarding
             self._on_problem(f"could not encode record {event.seq}: {e!r}")
-            self._lose(event.seq, 0)
+            self._lose(event.seq, 0, f"could not encode: {e!r}")
             return
         size = sum(len(c) for c in chunks)
         if self._dead:
-            self._lose(event.seq, size)
+            self._lose(event.seq, size, "the recorder process went away")
             return
         buffered = self._transport.get_write_buffer_size()
         if buffered + size > self._max_pending:
@@ -147,7 +138,7 @@ class RecorderProcess:
                     "recorder cannot keep up (buffer full); records are being DROPPED and "
                     "a Gap record will say what is missing; Envoy's streams are not affected"
                 )
-            self._lose(event.seq, size)
+            self._lose(event.seq, size, "recorder buffer full (recorder process too slow)")
             return
         if self._loss.records and buffered < self._max_pending // 2:
             self._send_gap()
@@ -168,28 +159,13 @@ class RecorderProcess:
             code = 3
         return code
 
-    def _lose(self, seq: int, size: int) -> None:
-        loss = self._loss
-        if seq:
-            loss.first_seq = seq if not loss.first_seq else min(loss.first_seq, seq)
-            loss.last_seq = max(loss.last_seq, seq)
-        loss.records += 1
-        loss.bytes += size
+    def _lose(self, seq: int, size: int, reason: str) -> None:
+        self._loss.add(seq, size, reason)
         self.records_lost += 1
 
     def _send_gap(self) -> None:
-        loss = self._loss
-        gap = model.Gap(
-            seq=0,
-            wall_ns=time.time_ns(),
-            monotonic_ns=time.monotonic_ns(),
-            first_seq=loss.first_seq,
-            last_seq=loss.last_seq,
-            records_lost=loss.records,
-            bytes_lost=loss.bytes,
-            reason="recorder buffer full (recorder process too slow)",
-        )
-        self._loss = _Pending()
+        gap = self._loss.gap(time.time_ns(), time.monotonic_ns())
+        self._loss = writer_mod.Loss()
         chunks = codec.encode(gap)
         self._transport.write(FRAME.pack(sum(len(c) for c in chunks), 0, 0) + b"".join(chunks))
 

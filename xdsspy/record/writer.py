@@ -64,7 +64,9 @@ def compressor(level: int) -> zstandard.ZstdCompressor:
 
 
 @dataclasses.dataclass(slots=True)
-class _Loss:
+class Loss:
+    """Records dropped and not yet reported: what the next Gap record will say."""
+
     first_seq: int = 0
     last_seq: int = 0
     records: int = 0
@@ -79,6 +81,18 @@ class _Loss:
         self.bytes += size
         if reason not in self.reasons:
             self.reasons.append(reason)
+
+    def gap(self, wall_ns: int, monotonic_ns: int) -> model.Gap:
+        return model.Gap(
+            seq=0,
+            wall_ns=wall_ns,
+            monotonic_ns=monotonic_ns,
+            first_seq=self.first_seq,
+            last_seq=self.last_seq,
+            records_lost=self.records,
+            bytes_lost=self.bytes,
+            reason="; ".join(self.reasons),
+        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -173,7 +187,7 @@ class RecordingWriter:
         self._wakeup = threading.Event()
         self._pending_bytes = 0
         self._closing = False
-        self._loss = _Loss()  # dropped and not yet reported in a Gap record
+        self._loss = Loss()  # dropped and not yet reported in a Gap record
         self._records_written = 0
         self._records_lost_total = 0
         self._bytes_lost_total = 0
@@ -343,19 +357,7 @@ class RecordingWriter:
     _failure_reason = "write failed"
 
     def _gap_chunks(self) -> list[codec.Chunk]:
-        loss = self._loss
-        wall, mono = self._clock()
-        gap = model.Gap(
-            seq=0,
-            wall_ns=wall,
-            monotonic_ns=mono,
-            first_seq=loss.first_seq,
-            last_seq=loss.last_seq,
-            records_lost=loss.records,
-            bytes_lost=loss.bytes,
-            reason="; ".join(loss.reasons),
-        )
-        return codec.encode(gap)
+        return codec.encode(self._loss.gap(*self._clock()))
 
     def _write_block(self, chunks: list[codec.Chunk], events: list[tuple[Item, int]]) -> None:
         reporting_gap = bool(self._loss.records)
@@ -391,7 +393,7 @@ class RecordingWriter:
         self._blocks_written += 1
         self._records_written += len(events)
         if reporting_gap:
-            self._loss = _Loss()
+            self._loss = Loss()
 
     def _compress(self, chunks: list[codec.Chunk], decoded_length: int) -> bytes:
         cobj = self._compressor.compressobj(size=decoded_length)
