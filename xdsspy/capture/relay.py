@@ -61,7 +61,8 @@ class Upstream:
 
 
 class ReadBuffers:
-    """The read buffers of one relay's sockets, each taken back once nothing holds it any more.
+    """The read buffers of one relay's sockets: each read takes one and gives it back, reused once
+    nothing holds it any more.
 
     A buffer given away with its view stays held while the recorder keeps
     the message it holds (up to a block's linger, ~20 ms): under load that
@@ -84,7 +85,8 @@ class ReadBuffers:
         return bytearray(self.size)
 
     def give(self, buffer: bytearray) -> None:
-        """A buffer handed on with its view; beyond `keep` of them, the oldest are left to the collector."""
+        """A buffer back from a read, free already or handed on with a view; beyond `keep`, the oldest
+        are left to the collector."""
         self._given.append(buffer)
         if len(self._given) > self._keep:
             self._given.popleft()
