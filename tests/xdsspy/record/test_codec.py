@@ -27,6 +27,20 @@ EVENTS: list[model.Event] = [
     ),
     model.Note(seq=7, wall_ns=1, monotonic_ns=2, level=model.NoteLevel.WARNING, text="t"),
     f.tstop(seq=8),
+    model.StreamOpened(
+        seq=9,
+        wall_ns=1,
+        monotonic_ns=2,
+        connection=2,
+        stream=3,
+        transport=model.Transport.REST,
+        method="/v3/discovery:clusters",
+        peer="127.0.0.1:5",
+        metadata=(("content-type", b"application/json"), ("content-length", b"2")),
+        timeout_seconds=1.5,
+        http_method="POST",
+        http_version="1.1",
+    ),
 ]
 
 
@@ -47,6 +61,14 @@ def test_hand_appended_raw_is_what_protobuf_itself_would_parse() -> None:
     record.ParseFromString(data[1 : 1 + length])
     assert record.seq == 42 and record.message.raw == b"\x0a\x00payload"
     assert record.message.direction == pb.DIRECTION_REQUEST
+
+
+def test_a_repeat_names_its_direction_and_the_record_it_repeats() -> None:
+    event = f.tmessage(b"x" * 5000, direction=model.Direction.RESPONSE, seq=12)
+    data = b"".join(codec.encode_repeat(event, 7))
+    record = pb.Record.FromString(data[1:])
+    assert record.seq == 12 and codec.repeated_seq(record) == 7
+    assert record.message.direction == pb.DIRECTION_RESPONSE and record.message.raw == b""
 
 
 def test_records_from_the_future_are_named_not_crashed_on() -> None:
