@@ -115,17 +115,18 @@ class _Repeats:
     """Message bodies already in the block being built, found again by length, then by their bytes."""
 
     def __init__(self) -> None:
-        self._by_length: dict[int, list[tuple[int, bytes]]] = {}
+        self._by_length: dict[int, list[tuple[int, codec.Chunk]]] = {}
 
     def earlier(self, event: model.MessageSeen) -> int:
         """The seq of an earlier message of the block with exactly these bytes, or 0."""
         raw = event.raw
         if len(raw) < REPEAT_FROM:
             return 0
-        for seq, earlier in self._by_length.get(len(raw), ()):
-            # Of equal length, so startswith is equality: one memcmp, also against a view (where
-            # bytes == memoryview would compare item by item, fifty times slower).
-            if earlier.startswith(raw):
+        candidates = self._by_length.get(len(raw), [])
+        for index, (seq, earlier) in enumerate(candidates):
+            same, kept = _same_bytes(earlier, raw)
+            candidates[index] = (seq, kept)
+            if same:
                 return seq
         return 0
 
@@ -134,7 +135,29 @@ class _Repeats:
         if len(raw) >= REPEAT_FROM and event.seq:
             candidates = self._by_length.setdefault(len(raw), [])
             if len(candidates) < _REPEAT_CANDIDATES:
-                candidates.append((event.seq, bytes(raw)))  # a copy only for a view: once per block
+                candidates.append((event.seq, raw))  # the block holds the message anyway: no copy
+
+
+_EDGE = 64
+
+
+def _same_bytes(earlier: codec.Chunk, raw: codec.Chunk) -> tuple[bool, codec.Chunk]:
+    """Whether two bodies of one length hold the same bytes, and `earlier` as bytes if it had to be
+    copied to tell (to keep as the candidate, so it is copied once).
+
+    One memcmp (bytes.startswith, which takes any buffer to compare with; bytes == memoryview would
+    compare item by item, fifty times slower). Only a view compared with a view needs a copy, and
+    only once their first and last bytes agree: a new version of a body differs in its version
+    field, near the start, so a copy is made for likely repeats only.
+    """
+    if isinstance(earlier, bytes):
+        return earlier.startswith(raw), earlier
+    if isinstance(raw, bytes):
+        return raw.startswith(earlier), earlier
+    if bytes(earlier[:_EDGE]) != bytes(raw[:_EDGE]) or bytes(earlier[-_EDGE:]) != bytes(raw[-_EDGE:]):
+        return False, earlier
+    copied = bytes(earlier)
+    return copied.startswith(raw), copied
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

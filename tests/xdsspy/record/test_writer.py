@@ -299,3 +299,34 @@ def test_a_body_handed_over_as_a_view_is_recorded_and_found_again_as_a_repeat(
     ]
     events, problems = _read_all(path)
     assert problems == [] and [e.raw for e in events] == [answer] * 4  # type: ignore[union-attr]
+
+
+def test_views_alike_at_both_ends_but_not_inside_are_two_bodies(tmp_path: os.PathLike[str]) -> None:
+    """Views are first compared at their ends (a copy is needed to compare two views in full)."""
+    path = os.path.join(tmp_path, "r.xdsspy")
+    answer = bytearray(os.urandom(200_000))
+    inside = bytearray(answer)
+    inside[100_000] ^= 0xFF  # same first and last bytes
+    start = bytearray(answer)
+    start[0] ^= 0xFF
+    w = writer.RecordingWriter(path, linger_s=0.5)
+    for seq, body in enumerate([answer, inside, start, bytearray(answer)], start=1):
+        w.publish(f.tmessage(memoryview(body), seq=seq))
+    w.close()
+    assert [(seq, size, same_as) for _, seq, size, same_as in _stored_messages(path)] == [
+        (1, 200_000, 0),
+        (2, 200_000, 0),
+        (3, 200_000, 0),
+        (4, 0, 1),
+    ]
+    events, problems = _read_all(path)
+    assert problems == []
+    assert [e.raw for e in events] == [answer, inside, start, answer]  # type: ignore[union-attr]
+
+
+def test_a_view_that_differs_at_its_start_is_told_apart_without_a_copy() -> None:
+    earlier = memoryview(bytearray(b"a" * 10_000))
+    same, kept = writer._same_bytes(earlier, memoryview(bytearray(b"b" + b"a" * 9_999)))
+    assert (same, kept) == (False, earlier) and kept is earlier
+    same, kept = writer._same_bytes(earlier, memoryview(bytearray(b"a" * 10_000)))
+    assert same and isinstance(kept, bytes) and kept == earlier  # copied once, kept as the candidate
