@@ -11,7 +11,13 @@ ratios are printed against the targets of issue 2.
 REST (issue 4): Envoy-like polls (a 77 kB JSON request, a 1 MB answer) over
 HTTP/1.1 to an aiohttp server (xdsspy/testing/rest_peers.py), direct and
 through `xdsspy record --rest-listen ... --rest-upstream ...`: p50 latency of
-one poll at a time, and polls per second with several pollers at once. A naive
+one poll at a time, and polls per second with several pollers at once. The
+client is a lean poller standing in for Envoy's C++ client, so that the
+client's own CPU does not decide the ratio (xdsspy/testing/rest_poller.py).
+Each comparison runs twice: pinned (client and control plane on CPU 0, xdsspy
+on CPU 1: does xdsspy keep up with its peers when it has a core of its own, as
+beside a real Envoy and a remote control plane) and shared (all three on every
+CPU: what xdsspy's CPU costs a machine whose cores the peers already fill). A naive
 asyncio-streams TCP relay (no HTTP, no recording) is measured beside them for
 orientation.
 """
@@ -31,10 +37,11 @@ import tempfile
 import time
 from collections.abc import Iterator
 
-import aiohttp
+import uvloop
 
 from xdsspy.testing import processes
 from xdsspy.testing import raw_peers as _peers
+from xdsspy.testing import rest_poller
 
 SIZES = {"1KB": 1_000, "100KB": 100_000, "10MB": 10_000_000}
 BYTES_PER_RUN = {"1KB": 20_000_000, "100KB": 200_000_000, "10MB": 400_000_000}
@@ -69,8 +76,10 @@ def cpu_seconds(pid: int | None) -> float:
 
 
 @contextlib.contextmanager
-def process(cmd: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def process(cmd: list[str], port: int, cpus: set[int] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """Start cmd (on the given CPUs only, with every thread it will start) and wait for its port."""
+    pin = None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=pin)
     try:
         wait_port(port, proc)
         yield proc
@@ -94,6 +103,12 @@ def main() -> int:
     parser.add_argument("--rest-pollers", type=int, default=4, help="pollers at once for polls per second")
     parser.add_argument("--rest-rounds", type=int, default=6, help="rounds of polls-per-second runs")
     parser.add_argument("--rest-seconds", type=float, default=1.0, help="length of one polls-per-second run")
+    parser.add_argument(
+        "--rest-placement",
+        default="pinned,shared",
+        help="pinned: the client and control plane on CPU 0, xdsspy (and the naive relay) on CPU 1, so"
+        " they do not take each other's CPU; shared: all left to the scheduler; or both",
+    )
     parser.add_argument(
         "--rest-answers",
         default="same,new",
@@ -218,14 +233,24 @@ def rest_request() -> bytes:
 
 
 def rest_main(args: argparse.Namespace) -> None:
-    for answers in args.rest_answers.split(","):
-        rest_run(args, answers)
+    for placement in args.rest_placement.split(","):
+        if placement not in ("pinned", "shared"):
+            raise SystemExit(f"--rest-placement: {placement!r} is neither pinned nor shared")
+        if placement == "pinned" and not {0, 1} <= os.sched_getaffinity(0):
+            print(
+                "\nREST, pinned: skipped, it needs CPUs 0 and 1 (this process may use only"
+                f" {sorted(os.sched_getaffinity(0))})"
+            )
+            continue
+        for answers in args.rest_answers.split(","):
+            if answers not in ("same", "new"):
+                raise SystemExit(f"--rest-answers: {answers!r} is neither same nor new")
+            rest_run(args, answers, placement)
 
 
-def rest_run(args: argparse.Namespace, answers: str) -> None:
-    """One REST comparison: every poll answered the same ("same") or differently ("new")."""
-    if answers not in ("same", "new"):
-        raise SystemExit(f"--rest-answers: {answers!r} is neither same nor new")
+def rest_run(args: argparse.Namespace, answers: str, placement: str) -> None:
+    """One REST comparison: every poll answered the same ("same") or differently ("new"), with the
+    processes pinned apart or sharing every CPU."""
     upstream_port, relay_port, plain_port, recording_port = (processes.free_port() for _ in range(4))
     serve = [str(upstream_port), str(REST_BODY_BYTES), *(["new-answers"] if answers == "new" else [])]
     tmp = tempfile.mkdtemp(prefix="xdsspy-bench-rest-")
@@ -233,12 +258,18 @@ def rest_run(args: argparse.Namespace, answers: str) -> None:
     upstream = f"http://127.0.0.1:{upstream_port}"
     xdsspy = [sys.executable, "-m", "xdsspy", "record", "--rest-upstream", upstream, *args.xdsspy_arg]
     peers = [sys.executable, "-m", "xdsspy.testing.rest_peers"]
+    peer_cpus, proxy_cpus = ({0}, {1}) if placement == "pinned" else (None, None)
+    mine = os.sched_getaffinity(0)
+    if peer_cpus is not None:
+        os.sched_setaffinity(0, peer_cpus)  # the benchmark's client is a peer
     with (
-        process([*peers, "serve", *serve], upstream_port),
-        process([*peers, "relay", str(relay_port), str(upstream_port)], relay_port),
-        process([*xdsspy, "--rest-listen", f"127.0.0.1:{plain_port}"], plain_port) as plain,
+        process([*peers, "serve", *serve], upstream_port, peer_cpus),
+        process([*peers, "relay", str(relay_port), str(upstream_port)], relay_port, proxy_cpus),
+        process([*xdsspy, "--rest-listen", f"127.0.0.1:{plain_port}"], plain_port, proxy_cpus) as plain,
         process(
-            [*xdsspy, "--rest-listen", f"127.0.0.1:{recording_port}", "--record", record_path], recording_port
+            [*xdsspy, "--rest-listen", f"127.0.0.1:{recording_port}", "--record", record_path],
+            recording_port,
+            proxy_cpus,
         ) as recording,
     ):
         targets = {
@@ -248,18 +279,20 @@ def rest_run(args: argparse.Namespace, answers: str) -> None:
             "tcp relay": relay_port,
         }
         pids = {"xdsspy": plain.pid, "xdsspy+record": recording.pid}
-        results = asyncio.run(
-            measure_rest(
-                targets,
-                args.rest_rounds,
-                args.rest_latency_samples,
-                args.rest_pollers,
-                args.rest_seconds,
-                pids,
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # the client is lean too
+            results = runner.run(
+                measure_rest(
+                    targets,
+                    args.rest_rounds,
+                    args.rest_latency_samples,
+                    args.rest_pollers,
+                    args.rest_seconds,
+                    pids,
+                )
             )
-        )
+    os.sched_setaffinity(0, mine)
     size_on_disk = os.path.getsize(record_path)
-    report_rest(results, args.rest_pollers, size_on_disk, answers)
+    report_rest(results, args.rest_pollers, size_on_disk, answers, placement)
     with contextlib.suppress(OSError):
         os.remove(record_path)
         os.rmdir(tmp)
@@ -273,54 +306,76 @@ async def measure_rest(
     seconds: float,
     pids: dict[str, int],
 ) -> dict[str, dict[str, list[float]]]:
-    body = rest_request()
-    results: dict[str, dict[str, list[float]]] = {"latency": {}, "rate": {}, "cpu": {}}
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
+    """Latency of one poll at a time, then polls per second with several pollers, per target, in rounds.
 
-        async def poll(url: str) -> None:
-            async with session.post(url, data=body, headers={"content-type": "application/json"}) as response:
-                if len(await response.read()) != REST_BODY_BYTES:
-                    raise SystemExit(f"{url}: short answer")
+    The lean poller stands in for Envoy (xdsspy/testing/rest_poller.py says why)."""
+    request = rest_poller.request("/v3/discovery:clusters", rest_request())
+    results: dict[str, dict[str, list[float]]] = {"latency": {}, "rate": {}, "cpu": {}, "client cpu": {}}
 
-        urls = {name: f"http://127.0.0.1:{port}/v3/discovery:clusters" for name, port in targets.items()}
-        for url in urls.values():
+    async def poll(one: rest_poller.Poller, name: str) -> None:
+        if await one.poll() != (200, REST_BODY_BYTES):
+            raise SystemExit(f"{name}: not a whole answer")
+
+    async def latency(name: str, one: rest_poller.Poller, samples: int) -> None:
+        for _ in range(samples):
+            start = time.perf_counter()
+            await poll(one, name)
+            results["latency"].setdefault(name, []).append(time.perf_counter() - start)
+
+    async def rate(name: str, port: int) -> None:
+        several = [await rest_poller.connect(port, request) for _ in range(pollers)]
+        done = 0
+        deadline = time.perf_counter() + seconds
+
+        async def poller(one: rest_poller.Poller) -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                await poll(one, name)
+                done += 1
+
+        start = time.perf_counter()
+        before, client_before = cpu_seconds(pids.get(name)), time.process_time()
+        try:
+            await asyncio.gather(*(poller(one) for one in several))
+        finally:
+            for one in several:
+                one.close()
+        results["rate"].setdefault(name, []).append(done / (time.perf_counter() - start))
+        client = (time.process_time() - client_before) * 1e3 / max(1, done)
+        results["client cpu"].setdefault(name, []).append(client)
+        if name in pids:  # the capture process's CPU per poll it relayed
+            per_poll = (cpu_seconds(pids[name]) - before) * 1e3 / max(1, done)
+            results["cpu"].setdefault(name, []).append(per_poll)
+
+    single = {name: await rest_poller.connect(port, request) for name, port in targets.items()}
+    try:
+        for name, one in single.items():
             for _ in range(20):  # warm up connections and code paths
-                await poll(url)
+                await poll(one, name)
         for _ in range(rounds):
-            for name, url in urls.items():
-                samples = results["latency"].setdefault(name, [])
-                for _ in range(max(1, latency_samples // rounds)):
-                    start = time.perf_counter()
-                    await poll(url)
-                    samples.append(time.perf_counter() - start)
-            for name, url in urls.items():
-                done = 0
-                deadline = time.perf_counter() + seconds
-
-                async def poller(url: str = url, deadline: float = deadline) -> None:
-                    nonlocal done
-                    while time.perf_counter() < deadline:
-                        await poll(url)
-                        done += 1
-
-                start = time.perf_counter()
-                before = cpu_seconds(pids.get(name))
-                await asyncio.gather(*(poller() for _ in range(pollers)))
-                results["rate"].setdefault(name, []).append(done / (time.perf_counter() - start))
-                if name in pids:  # the capture process's CPU per poll it relayed
-                    per_poll = (cpu_seconds(pids[name]) - before) * 1e3 / max(1, done)
-                    results["cpu"].setdefault(name, []).append(per_poll)
+            for name, one in single.items():
+                await latency(name, one, max(1, latency_samples // rounds))
+            for name, port in targets.items():
+                await rate(name, port)
+    finally:
+        for one in single.values():
+            one.close()
     return results
 
 
 def report_rest(
-    results: dict[str, dict[str, list[float]]], pollers: int, size_on_disk: int, answers: str
+    results: dict[str, dict[str, list[float]]], pollers: int, size_on_disk: int, answers: str, placement: str
 ) -> None:
     names = ("direct", "xdsspy", "xdsspy+record", "tcp relay")
     kind = "the same answer to every poll" if answers == "same" else "a new answer to every poll"
     size = f"{len(rest_request()) / 1000:.0f} kB request, {REST_BODY_BYTES / 1e6:.0f} MB answer, {kind}"
+    where = (
+        "pinned: client and control plane on CPU 0, xdsspy and the naive relay on CPU 1"
+        if placement == "pinned"
+        else "shared: every process on every CPU, as the scheduler places them"
+    )
     print(f"\nxdsspy REST polling benchmark, HTTP/1.1, {size} (medians; side by side in this run)")
+    print(f"placement {where}")
     print(f"{'':22} {'direct':>10} {'xdsspy':>10} {'+record':>10} {'naive relay':>11}")
     d50, p50, r50, t50 = (statistics.median(results["latency"][n]) * 1e3 for n in names)
 
@@ -356,6 +411,11 @@ def report_rest(
     print(
         f"capture process CPU per poll: xdsspy {statistics.median(cpu['xdsspy']):.2f} ms,"
         f" +record {statistics.median(cpu['xdsspy+record']):.2f} ms"
+    )
+    client = results["client cpu"]
+    print(
+        "benchmark client CPU per poll (lean poller): "
+        + ", ".join(f"{n} {statistics.median(client[n]):.2f} ms" for n in names)
     )
     print(f"recording size on disk after the REST run: {size_on_disk / 1e6:.1f} MB")
 
