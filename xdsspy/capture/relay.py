@@ -65,8 +65,9 @@ class ReadBuffers:
     nothing holds it any more.
 
     A buffer given away with its view stays held while the recorder keeps
-    the message it holds (up to a block's linger, ~20 ms): under load that
-    is a few dozen buffers at a time. Zeroing a new 1 MiB buffer for every
+    the message it holds: until the recorder has compressed it (every 2 ms),
+    or for a block's linger (20 ms) if it is the first copy of a body the
+    recorder looks for repeats of. Zeroing a new 1 MiB buffer for every
     read cost an eighth of the capture loop's time; one whose views are all
     gone (sys.getrefcount) is read into again instead.
     """

@@ -1,9 +1,12 @@
 """Append-only writer for recording files, fed from the forwarding loop without ever blocking it.
 
-publish() only appends to a deque; a writer thread encodes, compresses and
-writes whole blocks. Writes are batched (a short linger, then everything
-queued) because a few large GIL-releasing calls cost the forwarding thread far
-less than many small ones (docs/performance.md). If the disk fails or the
+publish() only appends to a deque; a writer thread builds one block per
+linger (20 ms, or until it holds 16 MB), taking what is queued every 2 ms
+into the block's compressor and writing the block whole at the end. Small
+records are gathered before compressing, because a few large GIL-releasing
+calls cost the forwarding thread far less than many small ones
+(docs/performance.md); large ones are compressed as they come, so that the
+relay's read buffers they are views of are let go at once. If the disk fails or the
 bounded buffer fills, events are dropped and counted, never waited for, and a
 Gap record says what is missing as soon as (and wherever) writing works again.
 """
@@ -37,6 +40,10 @@ one call each, read in place (a copy of a 1 MB poll costs a quarter of compressi
 
 Each GIL-releasing call costs a GIL hand-back that waits on the busy
 forwarding thread, so a few large calls beat many small ones by far."""
+
+_FEED_INTERVAL_S = 0.002
+"""How often the writer thread takes what is queued into the block it is building: often enough that
+a record's bytes are let go soon, seldom enough that waking costs nothing."""
 
 REPEAT_FROM = 4096
 """Message bodies at least this big are compared with the earlier ones of their block, and a byte-for-byte
@@ -81,6 +88,18 @@ class Loss:
         self.bytes += size
         if reason not in self.reasons:
             self.reasons.append(reason)
+
+    def merge(self, other: Loss) -> None:
+        """Take in another loss not yet reported (a gap whose block could not be written)."""
+        if not other.records:
+            return
+        for seq in (other.first_seq, other.last_seq):
+            if seq:
+                self.first_seq = seq if not self.first_seq else min(self.first_seq, seq)
+                self.last_seq = max(self.last_seq, seq)
+        self.records += other.records
+        self.bytes += other.bytes
+        self.reasons += [r for r in other.reasons if r not in self.reasons]
 
     def gap(self, wall_ns: int, monotonic_ns: int) -> model.Gap:
         return model.Gap(
@@ -158,6 +177,44 @@ def _same_bytes(earlier: codec.Chunk, raw: codec.Chunk) -> tuple[bool, codec.Chu
         return False, earlier
     copied = bytes(earlier)
     return copied.startswith(raw), copied
+
+
+class _Block:
+    """A block being built: records go into its compressor as they come."""
+
+    def __init__(self, compressor: zstandard.ZstdCompressor) -> None:
+        self._compressing = compressor.compressobj()
+        self._out: list[bytes] = []
+        self._small = bytearray()
+        self.decoded_length = 0
+        self.records: list[tuple[int, int]] = []  # (seq, size) of each record, should it be lost
+        self.repeats = _Repeats()  # references never leave their block: each block reads on its own
+        self.lost = Loss()  # what this block's gap record reports
+
+    def add(self, chunks: list[codec.Chunk], seq: int, size: int) -> None:
+        """Compress one record's chunks; small ones are gathered first (each compress call releases
+        and takes back the GIL, which waits on the busy forwarding thread)."""
+        for chunk in chunks:
+            self.decoded_length += len(chunk)
+            if len(chunk) < _COMPRESS_ALONE_FROM:
+                self._small += chunk
+                if len(self._small) >= _COALESCE_BELOW:
+                    self._compress_small()
+                continue
+            self._compress_small()
+            self._out.append(self._compressing.compress(chunk))  # read in place, then let go
+        if seq or size:
+            self.records.append((seq, size))
+
+    def finish(self) -> bytes:
+        self._compress_small()
+        self._out.append(self._compressing.flush())
+        return b"".join(self._out)
+
+    def _compress_small(self) -> None:
+        if self._small:
+            self._out.append(self._compressing.compress(self._small))  # zstd copies: reusable at once
+            self._small.clear()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -295,21 +352,15 @@ class RecordingWriter:
                 self._wakeup.clear()
                 if not self._queue and not self._closing:
                     if self._loss.records and time.monotonic() >= self._next_retry:
-                        self._write_block([], [])  # report the gap once writing works again
+                        self._write_block(self._open_block())  # report the gap once writing works again
                     continue
-                if not self._closing and self._linger_s:
-                    time.sleep(self._linger_s)  # let a burst gather into one block
-                while self._queue:
-                    self._write_batch()
-                    if not self._closing and self._pending_bytes < self._max_block_bytes:
-                        # What came in while that block was written waits for the next linger, so
-                        # blocks stay large: each block stores a repeated body once more.
-                        if self._queue:
-                            self._wakeup.set()
-                        break
+                if self._queue:
+                    self._build_block()
+                    if self._queue:
+                        self._wakeup.set()  # the block filled up before its linger ended
                 if self._closing and not self._queue:
                     if self._loss.records:
-                        self._write_block([], [])
+                        self._write_block(self._open_block())
                     break
         except BaseException as e:  # the thread must say why it died, loudly
             self._on_problem(f"recorder thread crashed: {e!r}; nothing more will be recorded")
@@ -321,31 +372,59 @@ class RecordingWriter:
                 pass
             os.close(self._fd)
 
-    def _write_batch(self) -> None:
-        items: list[tuple[Item, int]] = []
-        size = 0
-        while self._queue and size < self._max_block_bytes:
-            item, item_size = self._queue.popleft()
-            items.append((item, item_size))
-            size += item_size
-        with self._lock:
-            self._pending_bytes -= size
+    def _build_block(self) -> None:
+        """Compress what is queued into one block as it comes, for one linger, then write the block.
+
+        Each record goes into the compressor as soon as it is taken from the
+        queue (zstd copies it in), so its bytes, often a view of one of the
+        relay's read buffers, are let go at once rather than at the end of
+        the linger: fewer buffers in use, and the relay reads into ones still
+        in the cache. Only the first copy of a body stays, to find repeats.
+        """
         if self._failing and not self._closing and time.monotonic() < self._next_retry:
             # Do not spend CPU compressing for a disk that just failed; retry after a pause.
-            for item, item_size in items:
-                self._lose(item.seq, item_size, self._failure_reason)
+            self._drop_queued(self._failure_reason)
             return
-        chunks: list[codec.Chunk] = []
-        written: list[tuple[Item, int]] = []
-        repeats = _Repeats()  # references never leave their block: each block reads on its own
-        for item, item_size in items:
+        block = self._open_block()
+        deadline = time.monotonic() + self._linger_s
+        while True:
+            self._feed(block)
+            if block.decoded_length >= self._max_block_bytes or (self._closing and not self._queue):
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._closing:
+                break
+            time.sleep(min(remaining, _FEED_INTERVAL_S))
+        self._write_block(block)
+
+    def _open_block(self) -> _Block:
+        block = _Block(self._compressor)
+        with self._lock:
+            loss, self._loss = self._loss, Loss()
+        if loss.records:
+            # The gap goes first so that it sits right where the missing records would have been.
+            block.lost = loss
+            block.add(codec.encode(loss.gap(*self._clock())), 0, 0)
+        return block
+
+    def _feed(self, block: _Block) -> None:
+        while self._queue and block.decoded_length < self._max_block_bytes:
+            item, item_size = self._queue.popleft()
+            with self._lock:
+                self._pending_bytes -= item_size
             try:
-                chunks.extend(self._encode(item, len(written), repeats))
+                chunks = self._encode(item, len(block.records), block.repeats)
             except Exception as e:  # a bug in encoding must cost one record, not the recording
                 self._lose(item.seq, item_size, f"could not encode: {e!r}")
                 continue
-            written.append((item, item_size))
-        self._write_block(chunks, written)
+            block.add(chunks, item.seq, item_size)
+
+    def _drop_queued(self, reason: str) -> None:
+        while self._queue:
+            item, item_size = self._queue.popleft()
+            with self._lock:
+                self._pending_bytes -= item_size
+            self._lose(item.seq, item_size, reason)
 
     def _encode(self, item: Item, written_before: int, repeats: _Repeats) -> list[codec.Chunk]:
         if isinstance(item, Encoded) and (item.stop or item.size >= REPEAT_FROM):
@@ -379,19 +458,13 @@ class RecordingWriter:
 
     _failure_reason = "write failed"
 
-    def _gap_chunks(self) -> list[codec.Chunk]:
-        return codec.encode(self._loss.gap(*self._clock()))
-
-    def _write_block(self, chunks: list[codec.Chunk], events: list[tuple[Item, int]]) -> None:
-        reporting_gap = bool(self._loss.records)
-        if reporting_gap:
-            # The gap goes first so that it sits right where the missing records would have been.
-            chunks = self._gap_chunks() + chunks
-        if not chunks:
+    def _write_block(self, block: _Block) -> None:
+        if not block.decoded_length:
             return
-        decoded_length = sum(len(c) for c in chunks)
-        payload = self._compress(chunks, decoded_length)
-        header = fmt.BlockHeader(fmt.Codec.ZSTD, len(payload), decoded_length, zlib.crc32(payload)).pack()
+        payload = block.finish()
+        header = fmt.BlockHeader(
+            fmt.Codec.ZSTD, len(payload), block.decoded_length, zlib.crc32(payload)
+        ).pack()
         start = self._offset
         try:
             self._write_all(header + payload if len(payload) < _COALESCE_BELOW else header)
@@ -407,37 +480,16 @@ class RecordingWriter:
                 )
             self._failing = True
             self._next_retry = time.monotonic() + RETRY_INTERVAL_S
-            for item, size in events:
-                self._lose(item.seq, size, self._failure_reason)
+            with self._lock:
+                self._loss.merge(block.lost)  # still unreported: the next gap says it too
+            for seq, size in block.records:
+                self._lose(seq, size, self._failure_reason)
             return
         if self._failing:
             self._on_problem(f"writing to {self.path} works again; recording resumed")
         self._failing = False
         self._blocks_written += 1
-        self._records_written += len(events)
-        if reporting_gap:
-            self._loss = Loss()
-
-    def _compress(self, chunks: list[codec.Chunk], decoded_length: int) -> bytes:
-        cobj = self._compressor.compressobj(size=decoded_length)
-        out: list[bytes] = []
-        pending = bytearray()
-        # zstd reads the bytearray in place: no copy of the joined records before compressing.
-        for chunk in chunks:
-            if len(chunk) < _COMPRESS_ALONE_FROM:
-                pending += chunk
-                if len(pending) >= _COALESCE_BELOW:
-                    out.append(cobj.compress(pending))
-                    pending.clear()
-                continue
-            if pending:
-                out.append(cobj.compress(pending))
-                pending.clear()
-            out.append(cobj.compress(chunk))
-        if pending:
-            out.append(cobj.compress(pending))
-        out.append(cobj.flush())
-        return b"".join(out)
+        self._records_written += len(block.records)
 
     def _lose(self, seq: int, size: int, reason: str) -> None:
         with self._lock:

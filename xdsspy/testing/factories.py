@@ -36,7 +36,7 @@ def topen(
 
 
 def tmessage(
-    raw: bytes = b"\x0a\x03abc",
+    raw: bytes | memoryview = b"\x0a\x03abc",
     direction: model.Direction = model.Direction.REQUEST,
     stream: int = 1,
     connection: int = 1,

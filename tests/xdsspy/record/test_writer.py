@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import threading
+import time
 
 import pytest
 import zstandard
@@ -243,18 +245,20 @@ def test_a_body_repeated_in_a_block_is_stored_once_and_read_back_whole(tmp_path:
 
 def test_a_repeat_never_refers_to_another_block(tmp_path: os.PathLike[str]) -> None:
     path = os.path.join(tmp_path, "r.xdsspy")
-    answer = os.urandom(100_000)
-    w = writer.RecordingWriter(path, linger_s=0.0, max_block_bytes=250_000)  # two or three answers a block
-    for seq in range(1, 21):
+    answers = [os.urandom(100_000) for _ in range(3)]
+    w = writer.RecordingWriter(path, linger_s=0.5, max_block_bytes=250_000)  # three answers fill a block
+    sent = [answers[(seq // 2) % 3] for seq in range(1, 22)]  # each answer twice running: B B C C A A ...
+    for seq, answer in enumerate(sent, start=1):
         w.publish(f.tmessage(bytes(bytearray(answer)), seq=seq))
     w.close()
     stored = _stored_messages(path)
     block_of = {seq: block for block, seq, _, _ in stored}
-    assert len(set(block_of.values())) >= 7
+    assert len(set(block_of.values())) >= 5  # a block is full once it holds 250 KB: repeats weigh little
+    assert sum(1 for _, _, size, _ in stored if size == 0) >= 5
     for block, seq, size, same_as in stored:
         assert (size, same_as) == (100_000, 0) or (size == 0 and block_of[same_as] == block and same_as < seq)
     events, problems = _read_all(path)
-    assert problems == [] and [e.raw for e in events] == [answer] * 20  # type: ignore[union-attr]
+    assert problems == [] and [e.raw for e in events] == sent  # type: ignore[union-attr]
 
 
 def test_records_encoded_by_the_capture_process_are_stored_as_repeats_too(tmp_path: os.PathLike[str]) -> None:
@@ -330,3 +334,44 @@ def test_a_view_that_differs_at_its_start_is_told_apart_without_a_copy() -> None
     assert (same, kept) == (False, earlier) and kept is earlier
     same, kept = writer._same_bytes(earlier, memoryview(bytearray(b"a" * 10_000)))
     assert same and isinstance(kept, bytes) and kept == earlier  # copied once, kept as the candidate
+
+
+def test_a_repeated_view_is_let_go_as_soon_as_it_is_compressed_not_when_its_block_is_written(
+    tmp_path: os.PathLike[str],
+) -> None:
+    """The relay reuses a read buffer once nothing holds a view of it: the recorder must not keep
+    views for a whole linger. The first copy of a body stays to find its repeats, as a view until a
+    view has to be compared with it, then as bytes."""
+    path = os.path.join(tmp_path, "r.xdsspy")
+    answer = os.urandom(600_000)
+    first, second = bytearray(answer), bytearray(answer)
+    w = writer.RecordingWriter(path, linger_s=2.0)
+    header_only = os.path.getsize(path)
+    unheld = sys.getrefcount(second)
+    w.publish(f.tmessage(memoryview(first), seq=1))
+    w.publish(f.tmessage(memoryview(second), seq=2))
+    deadline = time.monotonic() + 1.5
+    while max(sys.getrefcount(first), sys.getrefcount(second)) > unheld and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert sys.getrefcount(second) == unheld, "the repeat's buffer is still held"
+    assert sys.getrefcount(first) == unheld, "the first copy's buffer is still held"
+    assert os.path.getsize(path) == header_only, "the block is still open"
+    w.close()
+    assert [(seq, size, same_as) for _, seq, size, same_as in _stored_messages(path)] == [
+        (1, 600_000, 0),
+        (2, 0, 1),
+    ]
+
+
+def test_a_block_is_as_full_as_what_it_stores_so_repeats_share_one_block(tmp_path: os.PathLike[str]) -> None:
+    """A REST control plane without 304 answers every poll the same: a linger's worth of polls is one
+    block holding one copy, however many megabytes the polls were."""
+    path = os.path.join(tmp_path, "r.xdsspy")
+    answer = os.urandom(100_000)
+    w = writer.RecordingWriter(path, linger_s=0.5, max_block_bytes=250_000)
+    for seq in range(1, 41):
+        w.publish(f.tmessage(bytes(bytearray(answer)), seq=seq))
+    w.close()
+    stored = _stored_messages(path)
+    assert {block for block, _, _, _ in stored} == {0}
+    assert [same_as for _, _, _, same_as in stored] == [0] + [1] * 39
