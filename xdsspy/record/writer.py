@@ -81,9 +81,7 @@ class Loss:
     reasons: list[str] = dataclasses.field(default_factory=list)
 
     def add(self, seq: int, size: int, reason: str) -> None:
-        if seq:
-            self.first_seq = seq if not self.first_seq else min(self.first_seq, seq)
-            self.last_seq = max(self.last_seq, seq)
+        self._span(seq)
         self.records += 1
         self.bytes += size
         if reason not in self.reasons:
@@ -91,15 +89,16 @@ class Loss:
 
     def merge(self, other: Loss) -> None:
         """Take in another loss not yet reported (a gap whose block could not be written)."""
-        if not other.records:
-            return
-        for seq in (other.first_seq, other.last_seq):
-            if seq:
-                self.first_seq = seq if not self.first_seq else min(self.first_seq, seq)
-                self.last_seq = max(self.last_seq, seq)
+        self._span(other.first_seq)
+        self._span(other.last_seq)
         self.records += other.records
         self.bytes += other.bytes
         self.reasons += [r for r in other.reasons if r not in self.reasons]
+
+    def _span(self, seq: int) -> None:
+        if seq:
+            self.first_seq = seq if not self.first_seq else min(self.first_seq, seq)
+            self.last_seq = max(self.last_seq, seq)
 
     def gap(self, wall_ns: int, monotonic_ns: int) -> model.Gap:
         return model.Gap(
@@ -191,7 +190,7 @@ class _Block:
         self.repeats = _Repeats()  # references never leave their block: each block reads on its own
         self.lost = Loss()  # what this block's gap record reports
 
-    def add(self, chunks: list[codec.Chunk], seq: int, size: int) -> None:
+    def add(self, chunks: list[codec.Chunk]) -> None:
         """Compress one record's chunks; small ones are gathered first (each compress call releases
         and takes back the GIL, which waits on the busy forwarding thread)."""
         for chunk in chunks:
@@ -203,8 +202,6 @@ class _Block:
                 continue
             self._compress_small()
             self._out.append(self._compressing.compress(chunk))  # read in place, then let go
-        if seq or size:
-            self.records.append((seq, size))
 
     def finish(self) -> bytes:
         self._compress_small()
@@ -404,7 +401,7 @@ class RecordingWriter:
         if loss.records:
             # The gap goes first so that it sits right where the missing records would have been.
             block.lost = loss
-            block.add(codec.encode(loss.gap(*self._clock())), 0, 0)
+            block.add(codec.encode(loss.gap(*self._clock())))
         return block
 
     def _feed(self, block: _Block) -> None:
@@ -417,7 +414,8 @@ class RecordingWriter:
             except Exception as e:  # a bug in encoding must cost one record, not the recording
                 self._lose(item.seq, item_size, f"could not encode: {e!r}")
                 continue
-            block.add(chunks, item.seq, item_size)
+            block.add(chunks)
+            block.records.append((item.seq, item_size))
 
     def _drop_queued(self, reason: str) -> None:
         while self._queue:

@@ -375,3 +375,16 @@ def test_a_block_is_as_full_as_what_it_stores_so_repeats_share_one_block(tmp_pat
     stored = _stored_messages(path)
     assert {block for block, _, _, _ in stored} == {0}
     assert [same_as for _, _, _, same_as in stored] == [0] + [1] * 39
+
+
+def test_a_loss_whose_gap_could_not_be_written_is_merged_into_the_next_gap() -> None:
+    unreported = writer.Loss()
+    unreported.add(7, 100, "recorder buffer full (disk too slow)")
+    unreported.add(9, 50, "recorder buffer full (disk too slow)")
+    later = writer.Loss()
+    later.add(12, 10, "write failed")
+    later.merge(unreported)
+    later.merge(writer.Loss())  # nothing lost: nothing changes
+    gap = later.gap(1, 2)
+    assert (gap.first_seq, gap.last_seq, gap.records_lost, gap.bytes_lost) == (7, 12, 3, 160)
+    assert gap.reason == "write failed; recorder buffer full (disk too slow)"
