@@ -7,7 +7,9 @@ heartbeat...) and which rule decided it, so a reader can check the reasoning.
 The rules follow the xDS protocol documentation (XDS-NOTES 1.3): NACK is
 `error_detail` first, and the version/nonce comparison only as a fallback for
 clients that omit it; nonces are per stream; LDS and CDS responses carry the
-full state, so a resource missing from one is deleted.
+full state, so a resource missing from one is deleted. A push is compared with
+what Envoy holds: when Envoy NACKs the newest response it keeps what it had,
+so the next push is compared with that, as REST polls are (state.rest).
 """
 
 from __future__ import annotations
@@ -125,7 +127,8 @@ class _TypeState:
     requests: int = 0
     names: frozenset[str] | None = None  # last requested names (SotW) / subscriptions (delta)
     ever_subscribed: bool = False
-    held: dict[str, str] = dataclasses.field(default_factory=dict)  # name -> digest the server has sent
+    held: dict[str, str] = dataclasses.field(default_factory=dict)  # name -> digest Envoy holds, as sent
+    held_before: dict[str, str] = dataclasses.field(default_factory=dict)  # `held` before the newest response
 
 
 _NAME_CHARS = r"[\w.|:/-]"
@@ -200,6 +203,11 @@ class StreamProtocol:
             answers, latency = self._pair(response, seq, monotonic_ns, type_url)
             rejected = response.names
             named = tuple(n for n in response.names if n and _mentions(error, n))
+            state = self._types[type_url]
+            if response.nonce == state.newest_nonce:
+                # Envoy keeps what it had: the next response is an update to that, so a rejected
+                # response served again reads as the change it still is, not as "+0 ~0 -0".
+                state.held = state.held_before
         return Verdict(
             VerdictKind.NACK,
             rule,
@@ -403,8 +411,10 @@ class StreamProtocol:
         else:
             removed = ()
             rule = "SotW response (this type is not full-state: absence deletes nothing)"
+        # A new dict each time: the one before stays as it was, for a NACK to go back to.
+        state.held_before = state.held
         if delta or type_url not in FULL_STATE_TYPES:
-            state.held.update(digests)
+            state.held = {**state.held, **digests}
             for name in removed:
                 state.held.pop(name, None)
         else:

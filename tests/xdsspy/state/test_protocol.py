@@ -80,6 +80,47 @@ def test_nack_by_error_detail_names_the_resource_the_error_mentions() -> None:
     assert nack.answers_seq == 4
 
 
+def test_a_rejected_push_served_again_is_the_same_change_to_what_envoy_holds() -> None:
+    """After a NACK Envoy keeps what it had, so the control plane sending the rejected set again
+    (Istio's next full push, say) still adds the culprit: not "+0 ~0 -0"."""
+    c = Conversation()
+    c.request(type_url=CDS)
+    c.response(type_url=CDS, version_info="1", nonce="n1", resources=clusters("a"))
+    c.request(type_url=CDS, version_info="1", response_nonce="n1")
+    first = c.response(type_url=CDS, version_info="2", nonce="n2", resources=clusters("a", "bad"))
+    c.request(type_url=CDS, version_info="1", response_nonce="n2", error="cluster bad: Invalid duration")
+    again = c.response(type_url=CDS, version_info="2", nonce="n3", resources=clusters("a", "bad"))
+    assert first.added == again.added == ("bad",)
+    assert (again.updated, again.removed, again.unchanged) == ((), (), 1)
+    c.request(type_url=CDS, version_info="2", response_nonce="n3")  # accepted this time
+    same = c.response(type_url=CDS, version_info="2", nonce="n4", resources=clusters("a", "bad"))
+    assert (same.added, same.unchanged) == ((), 2)
+
+
+def test_a_rejected_delta_update_served_again_is_still_an_update() -> None:
+    c = Conversation(DELTA)
+    c.request(type_url=CDS)
+    ok = discovery_pb2.Resource(name="a", version="v1", resource=clusters("a")[0])
+    bad = discovery_pb2.Resource(name="bad", version="v1", resource=clusters("bad", timeout=-1)[0])
+    c.response(type_url=CDS, nonce="d1", resources=[ok])
+    c.request(type_url=CDS, response_nonce="d1")
+    c.response(type_url=CDS, nonce="d2", resources=[bad])
+    c.request(type_url=CDS, response_nonce="d2", error="cluster bad: Invalid duration")
+    again = c.response(type_url=CDS, nonce="d3", resources=[bad])
+    assert again.added == ("bad",)
+
+
+def test_a_nack_of_an_older_response_does_not_undo_a_newer_one() -> None:
+    c = Conversation()
+    c.request(type_url=CDS)
+    c.response(type_url=CDS, version_info="1", nonce="n1", resources=clusters("a"))
+    c.response(type_url=CDS, version_info="2", nonce="n2", resources=clusters("a", "b"))
+    late = c.request(type_url=CDS, version_info="", response_nonce="n1", error="cluster a: bad")
+    assert late.kind == V.NACK and "not the newest" in late.rule
+    third = c.response(type_url=CDS, version_info="3", nonce="n3", resources=clusters("a", "b", "c"))
+    assert third.added == ("c",) and third.unchanged == 2
+
+
 def test_nack_without_error_detail_falls_back_to_the_version_rule() -> None:
     c = Conversation()
     c.request(type_url=CDS)
