@@ -4,7 +4,9 @@ A response is only a proposal; Envoy's ACK makes it state. So a response's
 resources wait as pending under their nonce, an ACK applies them (SotW
 full-state types replace the whole set, other types and delta update per
 resource, delta removals and SotW absences delete), and a NACK marks them
-NACKED beside the accepted ones, which stay. Caveat, as in Envoy itself: a
+NACKED beside the accepted ones, which stay. A NACKED resource goes when
+Envoy accepts it after all, or accepts a set that no longer holds it (a
+full-state push without it, or a delta removal). Caveat, as in Envoy itself: a
 NACKed CDS or LDS push may still have been applied in part; Envoy's
 /config_dump is the judge of that, the recording is the judge of what was said.
 
@@ -268,11 +270,18 @@ class Tracker:
         names = {e.name for e in pending.entries}
         if pending.replace_all:
             gone = [n for n in accepted if n not in names and n not in pending.kept]
+            withdrawn = [n for n in held_rejected if n not in names and n not in pending.kept]
         else:
             gone = list(pending.removed)
+            withdrawn = [n for n in pending.removed if n in held_rejected]
         for name in gone:
             if accepted.pop(name, None) is not None:
                 changes.append(Change("accepted", pending.node, pending.type_url, name, None))
+        # A rejected resource the control plane no longer sends, in a set Envoy accepted, is gone:
+        # nobody proposes it any more (the usual fix for a bad push is to drop the culprit).
+        for name in withdrawn:
+            del self._map(self.rejected, pending.node, pending.type_url)[name]
+            changes.append(Change("rejected", pending.node, pending.type_url, name, None))
         for entry in pending.entries:
             state = _state(pending, entry, Status.ACKED)
             previous = accepted.get(entry.name)
