@@ -83,23 +83,29 @@ class _Direction(Generic[_Parser]):
 
     def plan_body(
         self, headers: list[tuple[bytes, bytes]], *, has_body: bool, unsized_until_close: bool
-    ) -> None:
-        """After a head: count a Content-Length body here, or leave the rest of the connection to the parser.
+    ) -> bool:
+        """After a head: count a Content-Length body here, or leave the rest of the connection to the
+        parser. Returns whether the body runs to the end of the connection.
 
         has_body is False where no body follows whatever the headers say (an
         interim, 204 or 304 answer); unsized_until_close says that a body with
         neither length nor chunking runs to the end of the connection (an
         answer) rather than being absent (a request), RFC 9112 section 6.3.
         """
-        if not has_body or self.whole:  # whole: the parser already reads this body itself
-            return
+        if not has_body:
+            return False
         lengths = [value for name, value in headers if name.lower() == b"content-length"]
-        if any(name.lower() == b"transfer-encoding" for name, _ in headers):
+        chunked = any(name.lower() == b"transfer-encoding" for name, _ in headers)
+        until_close = unsized_until_close and not lengths and not chunked
+        if self.whole:  # the parser already reads this body itself
+            return until_close
+        if chunked:
             self.whole = True
         elif len(lengths) == 1 and lengths[0].strip().isdigit():
             self.body_left = int(lengths[0])  # 0: the parser ends the message at the head itself
         elif lengths or unsized_until_close:
             self.whole = True  # unusual lengths, or a body the close ends: the parser judges
+        return until_close
 
 
 class _Requests:
@@ -159,7 +165,9 @@ class _Responses:
         if not self._interim:
             self._poll = self._owner.response_started(status, self._headers)
         has_body = status >= 200 and status not in (204, 304)
-        self._owner.responses.plan_body(self._headers, has_body=has_body, unsized_until_close=True)
+        self._owner.close_delimited = self._owner.responses.plan_body(
+            self._headers, has_body=has_body, unsized_until_close=True
+        )
 
     def on_body(self, body: bytes | memoryview) -> None:
         if self._poll is not None:
@@ -182,7 +190,7 @@ class Http1Observer:
         self.requests = _Direction(httptools.HttpRequestParser, _Requests(self))
         self.responses = _Direction(httptools.HttpResponseParser, _Responses(self))
         self._waiting: collections.deque[rest_events.Poll | None] = collections.deque()
-        self._close_delimited = False  # the answer being read has no length: the close ends it
+        self.close_delimited = False  # the answer being read has no length: the close ends it
 
     def feed(self, side: Side, data: bytes | memoryview) -> None:
         direction: _Direction[httptools.HttpRequestParser] | _Direction[httptools.HttpResponseParser]
@@ -255,7 +263,6 @@ class Http1Observer:
         poll = self._waiting[0]
         if poll is not None:
             poll.answer(status, headers)
-        self._close_delimited = _body_ends_with_the_connection(status, headers)
         return poll
 
     def response_finished(self) -> None:
@@ -266,7 +273,7 @@ class Http1Observer:
 
     def connection_ended(self, cause: model.CloseCause, details: str) -> None:
         """Close every poll still open, saying why."""
-        if cause is model.CloseCause.UPSTREAM and self._close_delimited and self._waiting:
+        if cause is model.CloseCause.UPSTREAM and self.close_delimited and self._waiting:
             poll = self._waiting.popleft()  # its answer is complete: its body was to end with the connection
             if poll is not None and not poll.closed:
                 poll.response_done()
@@ -275,11 +282,3 @@ class Http1Observer:
             if poll is not None and not poll.closed:
                 poll.abandon(code, details, cause)
         self._waiting.clear()
-
-
-def _body_ends_with_the_connection(status: int, headers: list[tuple[bytes, bytes]]) -> bool:
-    """An answer without Content-Length or chunking ends when the server closes (RFC 9112 section 6.3)."""
-    if status in (204, 304) or status < 200:
-        return False
-    names = {name.lower() for name, _ in headers}
-    return b"content-length" not in names and b"transfer-encoding" not in names
