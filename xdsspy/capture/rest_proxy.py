@@ -23,14 +23,11 @@ from collections.abc import Sequence
 from xdsspy import errors
 from xdsspy.addresses import Address
 from xdsspy.capture import relay
-from xdsspy.capture import rest_events
 from xdsspy.capture import sink as sink_mod
 from xdsspy.capture import watch
 
 DEFAULT_MAX_BODY_BYTES = 1 << 30
 """1 GiB, like the gRPC message limit: the largest body kept in a recording (larger ones still pass)."""
-
-is_discovery_path = rest_events.is_discovery_path
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

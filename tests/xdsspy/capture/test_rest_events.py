@@ -96,6 +96,21 @@ def test_is_discovery_path_rejects_everything_else(target: bytes) -> None:
     assert not rest_events.is_discovery_path(target)
 
 
+@pytest.mark.parametrize(
+    ("path", "recorded"),
+    [
+        (b"/v3/discovery:clusters", True),
+        (b"/v2/discovery:secrets", True),
+        (b"/v3/discovery:scoped-routes", True),
+        (b"/v3/discovery:clusters/x", False),
+        (b"/healthz", False),
+        (b"/envoy.service.cluster.v3.ClusterDiscoveryService/StreamClusters", False),
+    ],
+)
+def test_which_paths_are_polls(path: bytes, recorded: bool) -> None:
+    assert rest_events.is_discovery_path(path) is recorded
+
+
 # -- a complete poll ------------------------------------------------------------------------------
 
 

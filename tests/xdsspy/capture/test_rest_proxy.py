@@ -632,21 +632,6 @@ def test_bad_upstream_urls_are_refused_with_a_reason(url: str, complaint: str) -
         rest_proxy.parse_upstream(url)
 
 
-@pytest.mark.parametrize(
-    ("path", "recorded"),
-    [
-        (b"/v3/discovery:clusters", True),
-        (b"/v2/discovery:secrets", True),
-        (b"/v3/discovery:scoped-routes", True),
-        (b"/v3/discovery:clusters/x", False),
-        (b"/healthz", False),
-        (b"/envoy.service.cluster.v3.ClusterDiscoveryService/StreamClusters", False),
-    ],
-)
-def test_which_paths_are_polls(path: bytes, recorded: bool) -> None:
-    assert rest_proxy.is_discovery_path(path) is recorded
-
-
 def test_the_rest_proxy_loads_no_decoder_recorder_or_ui() -> None:
     code = "import json, sys, xdsspy.capture.rest_proxy; print(json.dumps(sorted(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
