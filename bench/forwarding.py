@@ -28,8 +28,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -52,17 +50,6 @@ REST_LATENCY_TARGET_MS = 2.0
 REST_THROUGHPUT_TARGET = 0.5
 
 
-def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"process exited early with {proc.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return
-        time.sleep(0.05)
-    raise SystemExit(f"port {port} did not open within {timeout}s")
-
-
 def cpu_seconds(pid: int | None) -> float:
     """User + system CPU of a process so far, all threads (Linux /proc); 0 where unknown."""
     if pid is None:
@@ -77,19 +64,13 @@ def cpu_seconds(pid: int | None) -> float:
 
 @contextlib.contextmanager
 def process(cmd: list[str], port: int, cpus: set[int] | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    """Start cmd (on the given CPUs only, with every thread it will start) and wait for its port."""
+    """Start cmd (on the given CPUs only, with every thread it will start), wait for its port, and stop
+    it by its PID afterwards."""
     pin = None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=pin)
-    try:
-        wait_port(port, proc)
+    with processes.started(
+        cmd, port, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=pin
+    ) as proc:
         yield proc
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def main() -> int:
