@@ -41,15 +41,7 @@ def test_kill_9_mid_push_keeps_every_completed_record(
     listen = processes.free_port()
     path = tmp_path / "crash.xdsspy"
     capture = subprocess.Popen(
-        processes.xdsspy_command(
-            "record",
-            "--listen",
-            f"127.0.0.1:{listen}",
-            "--upstream",
-            f"127.0.0.1:{upstream}",
-            "--record",
-            str(path),
-        ),
+        processes.xdsspy_command(*_capture_args("record", listen, upstream, path)),
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
@@ -117,11 +109,11 @@ def _wait_for_recorder_to_finish(path: pathlib.Path) -> None:
         time.sleep(0.2)
 
 
-def _proxy_args(listen: int, upstream: int, path: pathlib.Path) -> list[str]:
-    """`xdsspy proxy --headless` between loopback ports, recording to path."""
+def _capture_args(command: str, listen: int, upstream: int, path: pathlib.Path) -> list[str]:
+    """`xdsspy record`, or `xdsspy proxy --headless`, between loopback ports, recording to path."""
     return [
-        "proxy",
-        "--headless",
+        command,
+        *(["--headless"] if command == "proxy" else []),
         "--listen",
         f"127.0.0.1:{listen}",
         "--upstream",
@@ -141,7 +133,7 @@ def test_proxy_headless_prints_a_line_per_message_and_records(upstream: int, tmp
     listen = processes.free_port()
     path = tmp_path / "live.xdsspy"
     proxy = subprocess.Popen(
-        processes.xdsspy_command(*_proxy_args(listen, upstream, path)),
+        processes.xdsspy_command(*_capture_args("proxy", listen, upstream, path)),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -413,7 +405,7 @@ def test_a_crashing_front_end_never_stops_forwarding(upstream: int, tmp_path: pa
         "sys.exit(cli.main(sys.argv[1:]))\n"
     )
     proxy = subprocess.Popen(
-        [sys.executable, "-c", wrapper, *_proxy_args(listen, upstream, path)],
+        [sys.executable, "-c", wrapper, *_capture_args("proxy", listen, upstream, path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
