@@ -8,6 +8,9 @@ from xdsspy import model
 
 E = TypeVar("E", bound=model.EventBase)
 
+POLL = ["StreamOpened", "MessageSeen", "ResponseHeadersSeen", "MessageSeen", "StreamClosed"]
+"""The kinds of the events of one complete REST poll, in order (capture.rest_events)."""
+
 
 def of(events: list[model.Event], kind: type[E]) -> list[E]:
     return [e for e in events if isinstance(e, kind)]

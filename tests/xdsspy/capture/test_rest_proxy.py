@@ -27,6 +27,7 @@ from xdsspy.capture import grpc_proxy
 from xdsspy.capture import rest_proxy
 from xdsspy.capture import sink as sink_mod
 from xdsspy.testing import processes
+from xdsspy.testing import sinks
 from xdsspy.testing.sinks import ListSink
 
 CDS = "/v3/discovery:clusters"
@@ -217,13 +218,7 @@ def test_a_poll_passes_unchanged_and_is_published_as_one_stream(protocol: str) -
             assert b"user-agent" not in sent or sent[b"user-agent"].startswith(b"python-httpx")
             await processes.until(closed(sink))
             kinds = [type(e).__name__ for e in sink.events]
-            assert kinds == [
-                "StreamOpened",
-                "MessageSeen",
-                "ResponseHeadersSeen",
-                "MessageSeen",
-                "StreamClosed",
-            ]
+            assert kinds == sinks.POLL
             opened = sink.of(model.StreamOpened)[0]
             assert opened.transport == model.Transport.REST
             assert (opened.method, opened.http_method) == (CDS + "?trace=1", "POST")
@@ -277,13 +272,7 @@ def test_upstream_down_gives_503_then_polls_work_once_it_is_up(protocol: str) ->
             reply = await http.post(url + CDS, content=b"{}")
             assert reply.status_code == 503 and b"unreachable: Connection refused" in reply.content
             await processes.until(closed(sink))
-            assert [type(e).__name__ for e in sink.events if not isinstance(e, model.Note)] == [
-                "StreamOpened",
-                "MessageSeen",
-                "ResponseHeadersSeen",
-                "MessageSeen",
-                "StreamClosed",
-            ]
+            assert [type(e).__name__ for e in sink.events if not isinstance(e, model.Note)] == sinks.POLL
             assert sink.messages(model.Direction.RESPONSE) == [reply.content]  # what Envoy got
             close = sink.of(model.StreamClosed)[0]
             assert close.code == 14 and close.cause == model.CloseCause.UPSTREAM_UNAVAILABLE
