@@ -172,15 +172,7 @@ def test_export_writes_the_documented_fields(upstream: int, tmp_path: pathlib.Pa
     listen = processes.free_port()
     path = tmp_path / "e.xdsspy"
     with processes.started(
-        processes.xdsspy_command(
-            "record",
-            "--listen",
-            f"127.0.0.1:{listen}",
-            "--upstream",
-            f"127.0.0.1:{upstream}",
-            "--record",
-            str(path),
-        ),
+        processes.xdsspy_command(*_capture_args("record", listen, upstream, path)),
         listen,
     ) as capture:
 
