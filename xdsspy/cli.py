@@ -5,11 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
-import subprocess
 import sys
-import tempfile
-import time
 import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -19,9 +15,9 @@ from xdsspy import addresses
 from xdsspy import errors
 
 if TYPE_CHECKING:
-    from xdsspy.record import reader as reader_types
+    from xdsspy import session as session_types
 
-DEFAULT_LISTEN = "127.0.0.1:15010"
+DEFAULT_LISTEN = "127.0.0.1:15010"  # session.DEFAULT_LISTEN: the help text must not load the supervisor
 DEFAULT_REST_LISTEN = "127.0.0.1:15011"
 
 
@@ -212,150 +208,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     raise AssertionError(args.command)
 
 
-def _listen(args: argparse.Namespace) -> tuple[addresses.Address, ...]:
-    if args.upstream is None:
-        return ()
-    return tuple(args.listen or [addresses.parse(DEFAULT_LISTEN)])
-
-
-def _rest_listen(args: argparse.Namespace) -> tuple[addresses.Address, ...]:
-    if args.rest_upstream is None:
-        return ()
-    return tuple(args.rest_listen or [addresses.parse(DEFAULT_REST_LISTEN)])
-
-
 def _record(args: argparse.Namespace) -> int:
     from xdsspy import runner
+    from xdsspy import session
 
-    return runner.main(
-        runner.CaptureOptions(
-            listen=_listen(args),
-            upstream=args.upstream,
-            record=args.record,
-            rest_listen=_rest_listen(args),
-            rest_upstream=args.rest_upstream,
-            rest_ca=args.rest_ca,
-            max_message_bytes=args.max_message_bytes,
-            compression_level=args.compression_level,
-            max_buffer_bytes=args.max_buffer_bytes,
-            recorder=args.recorder,
-        )
-    )
-
-
-def _capture_command(args: argparse.Namespace, record: str) -> list[str]:
-    command = [sys.executable, "-m", "xdsspy", "record", "--record", record]
-    if args.upstream is not None:
-        command += ["--upstream", str(args.upstream)]
-    for address in _listen(args):
-        command += ["--listen", str(address)]
-    if args.rest_upstream is not None:
-        command += ["--rest-upstream", args.rest_upstream]
-    for address in _rest_listen(args):
-        command += ["--rest-listen", str(address)]
-    if args.rest_ca is not None:
-        command += ["--rest-ca", os.path.abspath(args.rest_ca)]
-    command += [
-        "--max-message-bytes",
-        str(args.max_message_bytes),
-        "--compression-level",
-        str(args.compression_level),
-        "--max-buffer-bytes",
-        str(args.max_buffer_bytes),
-        "--recorder",
-        args.recorder,
-    ]
-    return command
+    return runner.main(session.CaptureOptions.from_namespace(args))
 
 
 def _proxy(args: argparse.Namespace) -> int:
-    """Run the capture process and follow its recording in this one.
-
-    Without --record the recording goes to a private temporary file that is
-    removed at the end: the front end always reads what the capture wrote, so
-    live and recorded sessions take the same path.
-    """
-    from xdsspy.frontends import headless
+    """Run the capture process and follow its recording in this one (session.start)."""
+    from xdsspy import session
 
     _load_schemas(args)  # before the capture starts: a bad file must not leave Envoy's xDS half set up
+    options = session.CaptureOptions.from_namespace(args)
     if not args.headless:
         print("xdsspy: the live UI is not built yet; running --headless", file=sys.stderr)
-    tmpdir = None
-    record = args.record
-    if record is None:
-        tmpdir = tempfile.mkdtemp(prefix="xdsspy-")  # mode 0700
-        record = os.path.join(tmpdir, "live.xdsspy")
-    elif os.path.isfile(record):
-        # The capture truncates it anyway; removing it first means the wait below cannot
-        # mistake an earlier session's recording for this one.
-        os.remove(record)
-    capture = subprocess.Popen(_capture_command(args, record))
-    stopping = False
-
-    def forward_stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-        if capture.poll() is None:
-            capture.send_signal(signal.SIGTERM)
-
-    signal.signal(signal.SIGINT, forward_stop)
-    signal.signal(signal.SIGTERM, forward_stop)
     try:
-        reader = _open_when_written(record, capture)
-        if reader is None:
-            return capture.wait() or 2
-        with reader:
-            try:
-                headless.print_events(
-                    reader.events(follow=True, should_stop=lambda: capture.poll() is not None), sys.stdout
-                )
-            except Exception:
-                # The front end is only a viewer: its failure must not stop Envoy's streams.
-                traceback.print_exc()
-                print(
-                    f"xdsspy: the front end failed (above); forwarding and recording to {record} go on. "
-                    "Stop with Ctrl-C.",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                return _wait_for(capture)
-            for problem in reader.problems:
-                print(f"xdsspy: {record}: {problem}", file=sys.stderr)
-        return capture.wait()
-    finally:
-        if capture.poll() is None:
-            capture.send_signal(signal.SIGTERM)
-            capture.wait()
-        if tmpdir is not None:
-            with contextlib.suppress(OSError):
-                os.remove(record)
-                os.rmdir(tmpdir)
+        return _proxy_headless(options)
+    except session.CaptureFailed as e:
+        return e.returncode or 2
 
 
-def _wait_for(capture: subprocess.Popen[bytes]) -> int:
-    """Wait for the capture process to end (a signal handler forwards Ctrl-C to it)."""
-    while True:
+def _proxy_headless(options: session_types.CaptureOptions) -> int:
+    from xdsspy import session
+    from xdsspy.frontends import headless
+
+    with session.start(options) as live:
         try:
-            return capture.wait()
-        except KeyboardInterrupt:
-            continue
-
-
-def _open_when_written(path: str, capture: subprocess.Popen[bytes]) -> reader_types.RecordingReader | None:
-    """The recording's reader once the capture has written its header; None if the capture died first."""
-    from xdsspy.record import reader as reader_mod
-
-    deadline = time.monotonic() + 30
-    while True:
-        if os.path.exists(path):
-            try:
-                return reader_mod.RecordingReader(path)
-            except errors.RecordingReadError:
-                if time.monotonic() > deadline:
-                    raise  # half a header for 30 s: something else is writing this file
-        if capture.poll() is not None:
-            return None
-        time.sleep(0.02)
+            headless.print_events(live.events(), sys.stdout)
+        except Exception:
+            # The front end is only a viewer: its failure must not stop Envoy's streams.
+            traceback.print_exc()
+            print(
+                f"xdsspy: the front end failed (above); forwarding and recording to {live.record} go on. "
+                "Stop with Ctrl-C.",
+                file=sys.stderr,
+                flush=True,
+            )
+            return live.wait()
+        for problem in live.reader.problems:
+            print(f"xdsspy: {live.record}: {problem}", file=sys.stderr)
+        return live.wait()
 
 
 def _export(args: argparse.Namespace) -> int:

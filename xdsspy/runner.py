@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
-import dataclasses
 import os
 import signal
 import sys
@@ -21,6 +20,7 @@ import sys
 import uvloop
 
 from xdsspy import model
+from xdsspy import session
 from xdsspy.addresses import Address
 from xdsspy.capture import grpc_proxy
 from xdsspy.capture import relay
@@ -28,22 +28,6 @@ from xdsspy.capture import rest_proxy
 from xdsspy.capture import sink as sink_mod
 from xdsspy.record import process as recorder_mod
 from xdsspy.record import writer as writer_mod
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class CaptureOptions:
-    """What to forward: gRPC (listen -> upstream), REST (rest_listen -> rest_upstream), or both."""
-
-    listen: tuple[Address, ...]
-    upstream: Address | None  # None: no gRPC proxy
-    record: str | None = None
-    rest_listen: tuple[Address, ...] = ()
-    rest_upstream: str | None = None  # http:// or https:// URL; None: no REST proxy
-    rest_ca: str | None = None
-    max_message_bytes: int = grpc_proxy.DEFAULT_MAX_MESSAGE_BYTES
-    compression_level: int = writer_mod.DEFAULT_COMPRESSION_LEVEL
-    max_buffer_bytes: int = 1 << 30
-    recorder: str = "thread"  # or "process": see docs/performance.md
 
 
 def _say(text: str) -> None:
@@ -75,8 +59,14 @@ def _keep_freed_memory() -> None:
         pass  # not glibc: its allocator has its own policy
 
 
-async def run_capture(options: CaptureOptions) -> int:
+async def run_capture(options: session.CaptureOptions) -> int:
     """Forward (and record) until SIGINT or SIGTERM; returns the process exit code."""
+    # First of all: a stop asked for while starting up (the supervisor may ask as soon as the
+    # recording exists) ends the capture cleanly once it is up, instead of killing it mid-write.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     stamper = sink_mod.Stamper()
     recorder = None
     sink: sink_mod.Sink = sink_mod.NullSink()
@@ -154,10 +144,6 @@ async def run_capture(options: CaptureOptions) -> int:
     where = f", recording to {options.record}" if options.record else " (not recording)"
     _say(f"forwarding {' and '.join(routes)}{where}")
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     _say("stopping")
     await asyncio.gather(*(p.stop(grace=1.0) for p in proxies))
@@ -178,7 +164,7 @@ async def _start(proxy: relay.Relay, listen: tuple[Address, ...]) -> list[str]:
         raise OSError(f"cannot listen on {', '.join(map(str, listen))}: {e}") from e
 
 
-def main(options: CaptureOptions) -> int:
+def main(options: session.CaptureOptions) -> int:
     _keep_freed_memory()
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(run_capture(options))
