@@ -39,6 +39,10 @@ class NodeMemory:
             return decoded
         return dataclasses.replace(decoded, node=remembered, node_from_stream=True)
 
+    def remember(self, key: StreamKey, node: envelope.Node) -> None:
+        """Remember the node a request of this stream carried (what `observe` does, without a copy)."""
+        self._nodes[key] = node
+
     def get(self, key: StreamKey) -> envelope.Node | None:
         return self._nodes.get(key)
 

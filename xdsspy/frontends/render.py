@@ -116,8 +116,6 @@ def short_type(type_url: str) -> str:
 
 def short_node(node: str) -> str:
     """The node column: Istio's "sidecar~IP~POD.NS~NS.svc.cluster.local" is known by its POD.NS."""
-    if node.startswith("(node unknown"):
-        return "?"
     parts = node.split("~")
     if len(parts) == 4 and parts[2]:
         return parts[2]
@@ -201,8 +199,11 @@ def _head(step: tracker.Step, columns: Columns) -> _Parts:
     line.add(f" {clock(step.wall_ns)} ")
     line.add(f"c{step.connection}/s{step.stream}".ljust(7), "dim")
     line.add(" ")
-    node = columns.cell("node", short_node(step.node), 28)
-    line.add(node, "dim" if node.startswith("?") else "bold")
+    if not step.node:
+        node = columns.cell("node", "", 28)  # an event of no Envoy yet (a stream's open line)
+    else:
+        node = columns.cell("node", short_node(step.node) if step.node_known else "?", 28)
+    line.add(node, "bold" if step.node_known else "dim")
     return line
 
 
@@ -332,7 +333,14 @@ def event_line(event: model.Event, node: str = "", columns: Columns | None = Non
     """The line of a non-message event (open, close, gap, note, capture start/stop), or None."""
     columns = columns or Columns()
     step = tracker.Step(
-        event.seq, event.wall_ns, event.monotonic_ns, event.connection, event.stream, "", node=node
+        event.seq,
+        event.wall_ns,
+        event.monotonic_ns,
+        event.connection,
+        event.stream,
+        tracker.EventKind.OPEN,  # only its head is drawn
+        node=node,
+        node_known=bool(node),
     )
     if isinstance(event, model.StreamOpened):
         line = _head(step, columns)

@@ -156,8 +156,12 @@ class _Common(model.Stamp, model.StreamIds):
     pass
 
 
-def decode(record: pb.Record) -> model.Event:
-    """The model event for one Record; raises UnknownRecordError for events from the future."""
+def decode(record: pb.Record, method: str = "") -> model.Event:
+    """The model event for one Record; raises UnknownRecordError for events from the future.
+
+    `method` is the stream's, for the events that carry it but do not store it (the reader knows it
+    from the stream's open record).
+    """
     common = _Common(
         seq=record.seq,
         wall_ns=record.wall_ns,
@@ -171,6 +175,7 @@ def decode(record: pb.Record) -> model.Event:
             **common,
             direction=_DIRECTION_FROM_PB.get(record.message.direction, model.Direction.REQUEST),
             raw=record.message.raw,
+            method=method,
         )
     if kind == "stream_open":
         o = record.stream_open
@@ -187,7 +192,10 @@ def decode(record: pb.Record) -> model.Event:
     if kind == "response_headers":
         h = record.response_headers
         return model.ResponseHeadersSeen(
-            **common, metadata=tuple((x.key, x.value) for x in h.metadata), http_status=h.http_status
+            **common,
+            metadata=tuple((x.key, x.value) for x in h.metadata),
+            http_status=h.http_status,
+            method=method,
         )
     if kind == "stream_close":
         c = record.stream_close
@@ -197,6 +205,7 @@ def decode(record: pb.Record) -> model.Event:
             details=c.details,
             trailers=tuple((x.key, x.value) for x in c.trailers),
             cause=_CAUSE_FROM_PB.get(c.cause, model.CloseCause.UNSPECIFIED),
+            method=method,
         )
     if kind == "capture_start":
         s = record.capture_start

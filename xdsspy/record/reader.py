@@ -203,7 +203,7 @@ class RecordingReader:
             pos = end
             try:
                 record = pb.Record.FromString(view[start:end])  # type: ignore[arg-type]  # upb takes buffers
-                event = codec.decode(record)
+                event = codec.decode(record, self._methods.get(record.stream, ""))
                 if isinstance(event, model.MessageSeen):
                     event = self._with_body(event, codec.repeated_seq(record), bodies)
             except codec.UnknownRecordError as e:
@@ -235,14 +235,11 @@ class RecordingReader:
         return dataclasses.replace(event, raw=raw)
 
     def _with_method(self, event: model.Event) -> model.Event:
+        """Track each stream's method (codec.decode filled it into the stream's later events)."""
         if isinstance(event, model.StreamOpened):
             self._methods[event.stream] = event.method
-            return event
-        if isinstance(event, (model.MessageSeen, model.ResponseHeadersSeen, model.StreamClosed)):
-            method = self._methods.get(event.stream, "")
-            if isinstance(event, model.StreamClosed):
-                self._methods.pop(event.stream, None)
-            return dataclasses.replace(event, method=method) if method else event
+        elif isinstance(event, model.StreamClosed):
+            self._methods.pop(event.stream, None)
         return event
 
     def _resync(self, why: str, *, skip: int = 1) -> bool:

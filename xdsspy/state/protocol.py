@@ -50,9 +50,12 @@ class VerdictKind(enum.StrEnum):
     OTHER = "other"  # not an xDS discovery message (LRS, CSDS, HDS, unknown methods)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True)
 class Verdict:
-    """What one message was, and why xdsspy thinks so (`rule`)."""
+    """What one message was, and why xdsspy thinks so (`rule`).
+
+    Treat it as immutable; not frozen for the reason `envelope.Envelope` gives (one per message).
+    """
 
     kind: VerdictKind
     rule: str
@@ -105,9 +108,13 @@ class _Changes(TypedDict):
     wildcard: str
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True)
 class SentResponse:
-    """A response as the stream's client will judge it."""
+    """A response as the stream's client will judge it; `answered_by` is set once, by its first answer.
+
+    Not frozen: every ACK pairs with its response, and a copy per pairing cost more than the rest of
+    judging the ACK.
+    """
 
     seq: int
     monotonic_ns: int
@@ -155,14 +162,23 @@ class StreamProtocol:
         found = self._by_nonce.get(nonce)
         return found[1] if found else None
 
-    def observe(self, seq: int, monotonic_ns: int, decoded: envelope.Envelope) -> Verdict:
+    def observe(
+        self,
+        seq: int,
+        monotonic_ns: int,
+        decoded: envelope.Envelope,
+        resources: tuple[envelope.ResourceEntry, ...] | None = None,
+    ) -> Verdict:
+        """The verdict of the stream's next message; `resources` when they come apart from `decoded`."""
         kind = decoded.kind
         if kind == envelope.Kind.SOTW_REQUEST:
             return self._sotw_request(decoded, seq, monotonic_ns)
         if kind == envelope.Kind.DELTA_REQUEST:
             return self._delta_request(decoded, seq, monotonic_ns)
         if kind in (envelope.Kind.SOTW_RESPONSE, envelope.Kind.DELTA_RESPONSE):
-            return self._response(seq, monotonic_ns, decoded)
+            return self._response(
+                seq, monotonic_ns, decoded, decoded.resources if resources is None else resources
+            )
         return Verdict(VerdictKind.OTHER, f"{decoded.method.service or 'unknown'} message, not xDS discovery")
 
     # -- requests -----------------------------------------------------------------------------
@@ -181,9 +197,7 @@ class StreamProtocol:
         """Remember that request seq answered response; returns (response seq, latency in ms)."""
         latency = (request_mono - response.monotonic_ns) / 1e6
         if response.answered_by is None:
-            paired = dataclasses.replace(response, answered_by=seq)
-            self._by_nonce[response.nonce] = (type_url, paired)
-            self._types[type_url].responses[response.nonce] = paired
+            response.answered_by = seq
         return response.seq, round(latency, 3)
 
     def _nack(
@@ -390,16 +404,31 @@ class StreamProtocol:
 
     # -- responses ----------------------------------------------------------------------------
 
-    def _response(self, seq: int, monotonic_ns: int, decoded: envelope.Envelope) -> Verdict:
+    def _response(
+        self,
+        seq: int,
+        monotonic_ns: int,
+        decoded: envelope.Envelope,
+        resources: tuple[envelope.ResourceEntry, ...],
+    ) -> Verdict:
         type_url = type_url_of(decoded)
         state = self._types.setdefault(type_url, _TypeState())
         delta = decoded.kind == envelope.Kind.DELTA_RESPONSE
-        bodies = [e for e in decoded.resources if not e.heartbeat]
-        heartbeats = tuple(e.name for e in decoded.resources if e.heartbeat)
-        digests = {e.name: e.digest for e in bodies}
-        added = tuple(n for n in digests if n not in state.held)
-        updated = tuple(n for n, d in digests.items() if n in state.held and state.held[n] != d)
-        unchanged = sum(1 for n, d in digests.items() if state.held.get(n) == d)
+        heartbeats = tuple([e.name for e in resources if e.heartbeat])
+        digests = {e.name: e.digest for e in resources if not e.heartbeat}
+        held = state.held
+        added_list: list[str] = []
+        updated_list: list[str] = []
+        unchanged = 0
+        for name, digest in digests.items():
+            before = held.get(name)
+            if before is None:
+                added_list.append(name)
+            elif before == digest:
+                unchanged += 1
+            else:
+                updated_list.append(name)
+        added, updated = tuple(added_list), tuple(updated_list)
         removed: tuple[str, ...]
         if delta:
             removed = tuple(decoded.removed_resources)
@@ -424,7 +453,7 @@ class StreamProtocol:
             monotonic_ns=monotonic_ns,
             nonce=decoded.nonce,
             version=decoded.version,
-            names=tuple(e.name for e in decoded.resources),
+            names=tuple([e.name for e in resources]),
             digests=digests,
             order=state.count,
         )
@@ -433,7 +462,7 @@ class StreamProtocol:
             state.responses[decoded.nonce] = sent
             state.newest_nonce = decoded.nonce
             self._by_nonce[decoded.nonce] = (type_url, sent)
-        if heartbeats and not bodies and not removed:
+        if heartbeats and not digests and not removed:
             return Verdict(
                 VerdictKind.HEARTBEAT,
                 "every resource is a Resource wrapper without a body: a TTL refresh, not an update",

@@ -93,7 +93,13 @@ class RestProtocol:
         )
 
     def response(
-        self, key: PollKey, seq: int, monotonic_ns: int, decoded: envelope.Envelope, http_status: int
+        self,
+        key: PollKey,
+        seq: int,
+        monotonic_ns: int,
+        decoded: envelope.Envelope,
+        resources: tuple[envelope.ResourceEntry, ...],
+        http_status: int,
     ) -> protocol.Verdict:
         series = self._series.setdefault(key, _Series())
         type_url = key[1]
@@ -113,7 +119,7 @@ class RestProtocol:
                 f"HTTP 200 but the body is not a DiscoveryResponse ({decoded.problem}): Envoy rejects it",
                 type_url,
             )
-        digests = {e.name: e.digest for e in decoded.resources if not e.heartbeat}
+        digests = {e.name: e.digest for e in resources if not e.heartbeat}
         held_before = dict(series.held)
         added = tuple(n for n in digests if n not in series.held)
         updated = tuple(n for n, d in digests.items() if n in series.held and series.held[n] != d)

@@ -84,7 +84,7 @@ class Timeline:
         copied: set[tuple[int, str, str]] = set()
         for i in range(start, index + 1):
             for change in self._changes[i]:
-                table, tag = (acc, 0) if change.table == "accepted" else (rej, 1)
+                table, tag = (acc, 0) if change.table == tracker_mod.Table.ACCEPTED else (rej, 1)
                 types = table.setdefault(change.node, {})
                 if (tag, change.node, change.type_url) not in copied:
                     types[change.type_url] = dict(types.get(change.type_url, {}))

@@ -44,38 +44,64 @@ class ResourceState:
     digest: str
     status: Status
     seq: int  # the response that carried this body
-    entry: envelope.ResourceEntry | None = None  # decode on demand with decode.resources
+    entry: envelope.ResourceEntry | None = None  # decode on demand with decode.resources; None when lean
     error: str = ""
+    index: int = 0  # its position in that response: (seq, index) finds its bytes in the recording
+
+
+class Table(enum.StrEnum):
+    """Which of a node's resource tables a change is about."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class EventKind(enum.StrEnum):
+    """What a step was recorded as (`model.Event` classes, one word each)."""
+
+    OPEN = "open"
+    MESSAGE = "message"
+    HEADERS = "headers"
+    CLOSE = "close"
+    GAP = "gap"
+    NOTE = "note"
+    CAPTURE_START = "capture_start"
+    CAPTURE_STOP = "capture_stop"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Change:
     """One state transition: (node, type_url, name) in `accepted` or `rejected` becomes value (None: gone)."""
 
-    table: str  # "accepted" or "rejected"
+    table: Table
     node: str
     type_url: str
     name: str
     value: ResourceState | None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True)
 class Step:
-    """One recorded event as the timeline shows it: no resource bodies, just what it meant."""
+    """One recorded event as the timeline shows it: no resource bodies, just what it meant.
+
+    Treat it as immutable; not frozen for the reason `envelope.Envelope` gives (one per message).
+    """
 
     seq: int
     wall_ns: int
     monotonic_ns: int
     connection: int
     stream: int
-    event: str  # open, message, headers, close, gap, note, capture_start, capture_stop
+    event: EventKind
     method: str = ""
     direction: str = ""
-    node: str = ""
+    node: str = ""  # the node id, or for a message of a stream whose node is unknown, unknown_node()
     envelope: envelope.Envelope | None = None
     verdict: protocol.Verdict | None = None
     text: str = ""  # for non-message events: a one-line description
     size: int = 0
+    node_known: bool = True  # False: `node` only names the connection (no request has said who it is)
+    names: tuple[str, ...] = ()  # a response: the names of the resources it carries
 
 
 @dataclasses.dataclass(slots=True)
@@ -94,6 +120,7 @@ class _Pending:
         cls,
         event: model.MessageSeen,
         decoded: envelope.Envelope,
+        resources: tuple[envelope.ResourceEntry, ...],
         verdict: protocol.Verdict,
         node: str,
         *,
@@ -105,22 +132,22 @@ class _Pending:
             node=node,
             seq=event.seq,
             version=decoded.version,
-            entries=tuple(e for e in decoded.resources if not e.heartbeat),
+            entries=tuple([e for e in resources if not e.heartbeat]),
             removed=verdict.removed,
             replace_all=sotw and verdict.type_url in protocol.FULL_STATE_TYPES,
             kept=frozenset(verdict.heartbeats),
         )
 
 
-_EVENT_NAMES = {
-    model.StreamOpened: "open",
-    model.MessageSeen: "message",
-    model.ResponseHeadersSeen: "headers",
-    model.StreamClosed: "close",
-    model.Gap: "gap",
-    model.Note: "note",
-    model.CaptureStarted: "capture_start",
-    model.CaptureStopped: "capture_stop",
+_EVENT_KINDS = {
+    model.StreamOpened: EventKind.OPEN,
+    model.MessageSeen: EventKind.MESSAGE,
+    model.ResponseHeadersSeen: EventKind.HEADERS,
+    model.StreamClosed: EventKind.CLOSE,
+    model.Gap: EventKind.GAP,
+    model.Note: EventKind.NOTE,
+    model.CaptureStarted: EventKind.CAPTURE_START,
+    model.CaptureStopped: EventKind.CAPTURE_STOP,
 }
 
 State = dict[str, dict[str, dict[str, ResourceState]]]
@@ -134,7 +161,9 @@ def unknown_node(connection: int) -> str:
 class Tracker:
     """Folds events into per-node state; see the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_bodies: bool = True) -> None:
+        """keep_bodies=False: resource states carry no bytes (`entry` None), only where to find them."""
+        self.keep_bodies = keep_bodies
         self.accepted: State = {}
         self.rejected: State = {}
         self._nodes = nodes.NodeMemory()
@@ -170,37 +199,10 @@ class Tracker:
     # -- folding ----------------------------------------------------------------------------------
 
     def apply(self, event: model.Event) -> tuple[Step, list[Change]]:
-        common = {
-            "seq": event.seq,
-            "wall_ns": event.wall_ns,
-            "monotonic_ns": event.monotonic_ns,
-            "connection": event.connection,
-            "stream": event.stream,
-            "event": _EVENT_NAMES[type(event)],
-        }
         key = (event.connection, event.stream)
         if isinstance(event, model.MessageSeen):
-            decoded = discovery.decode(event.method, event.direction, bytes(event.raw))
-            decoded = self._nodes.observe(key, decoded)
-            node = decoded.node.id if decoded.node else unknown_node(event.connection)
-            if decoded.method.rest:
-                verdict, changes = self._rest_poll(event, decoded, node)
-            else:
-                stream = self._streams.setdefault(key, protocol.StreamProtocol())
-                verdict = stream.observe(event.seq, event.monotonic_ns, decoded)
-                changes = self._fold(event, decoded, verdict, node)
-            step = Step(
-                **common,  # type: ignore[arg-type]
-                method=event.method,
-                direction=str(event.direction),
-                node=node,
-                envelope=dataclasses.replace(decoded, resources=()) if decoded.resources else decoded,
-                verdict=verdict,
-                size=len(event.raw),
-            )
-            return step, changes
+            return self._message(event, key)
         node_info = self._nodes.get(key)
-        node = node_info.id if node_info else ""
         text = ""
         method = getattr(event, "method", "")
         if isinstance(event, model.ResponseHeadersSeen) and event.http_status:
@@ -218,10 +220,62 @@ class Tracker:
             text = f"{event.records_lost} records missing: {event.reason}"
         elif isinstance(event, model.Note):
             text = f"{event.level}: {event.text}"
-        return Step(**common, method=method, node=node, text=text), []  # type: ignore[arg-type]
+        step = Step(
+            event.seq,
+            event.wall_ns,
+            event.monotonic_ns,
+            event.connection,
+            event.stream,
+            _EVENT_KINDS[type(event)],
+            method=method,
+            node=node_info.id if node_info else "",
+            text=text,
+            node_known=node_info is not None,
+        )
+        return step, []
+
+    def _message(self, event: model.MessageSeen, key: tuple[int, int]) -> tuple[Step, list[Change]]:
+        remembered = self._nodes.get(key)
+        decoded, resources = discovery.decode_apart(
+            event.method, event.direction, bytes(event.raw), stream_node=remembered
+        )
+        if decoded.node is not None and not decoded.node_from_stream:
+            self._nodes.remember(key, decoded.node)
+        node = decoded.node.id if decoded.node else unknown_node(event.connection)
+        if decoded.method.rest:
+            verdict, changes = self._rest_poll(event, decoded, resources, node)
+        else:
+            stream = self._streams.get(key)
+            if stream is None:
+                stream = self._streams[key] = protocol.StreamProtocol()
+            verdict = stream.observe(event.seq, event.monotonic_ns, decoded, resources)
+            changes = self._fold(event, decoded, resources, verdict, node)
+        step = Step(
+            event.seq,
+            event.wall_ns,
+            event.monotonic_ns,
+            event.connection,
+            event.stream,
+            EventKind.MESSAGE,
+            event.method,
+            event.direction,
+            node,
+            decoded,
+            verdict,
+            "",
+            len(event.raw),
+            decoded.node is not None,
+            tuple([e.name for e in resources]) if resources else (),
+        )
+        return step, changes
 
     def _fold(
-        self, event: model.MessageSeen, decoded: envelope.Envelope, verdict: protocol.Verdict, node: str
+        self,
+        event: model.MessageSeen,
+        decoded: envelope.Envelope,
+        resources: tuple[envelope.ResourceEntry, ...],
+        verdict: protocol.Verdict,
+        node: str,
     ) -> list[Change]:
         key = (event.connection, event.stream)
         kind = verdict.kind
@@ -229,7 +283,7 @@ class Tracker:
             if kind == protocol.VerdictKind.HEARTBEAT:
                 return []
             self._pending[(*key, decoded.nonce)] = _Pending.of(
-                event, decoded, verdict, node, sotw=decoded.kind == envelope.Kind.SOTW_RESPONSE
+                event, decoded, resources, verdict, node, sotw=decoded.kind == envelope.Kind.SOTW_RESPONSE
             )
             return []
         if kind not in (protocol.VerdictKind.ACK, protocol.VerdictKind.STALE, protocol.VerdictKind.NACK):
@@ -242,7 +296,11 @@ class Tracker:
         return self._accept(pending)
 
     def _rest_poll(
-        self, event: model.MessageSeen, decoded: envelope.Envelope, node: str
+        self,
+        event: model.MessageSeen,
+        decoded: envelope.Envelope,
+        resources: tuple[envelope.ResourceEntry, ...],
+        node: str,
     ) -> tuple[protocol.Verdict, list[Change]]:
         """A REST poll's request or answer: verdicts by version (REST has no nonce), then the fold."""
         key = (event.connection, event.stream)
@@ -258,17 +316,17 @@ class Tracker:
             return verdict, self._accept(pending)
         series = self._rest.key(node, decoded, self._rest_polls.get(key, ()))
         status = self._http_status.get(key, 200)
-        verdict = self._rest.response(series, event.seq, event.monotonic_ns, decoded, status)
+        verdict = self._rest.response(series, event.seq, event.monotonic_ns, decoded, resources, status)
         if verdict.kind == protocol.VerdictKind.PUSH:
-            self._rest_pending[series] = _Pending.of(event, decoded, verdict, node, sotw=True)
+            self._rest_pending[series] = _Pending.of(event, decoded, resources, verdict, node, sotw=True)
         return verdict, []
 
     def _accept(self, pending: _Pending) -> list[Change]:
         accepted = self._map(self.accepted, pending.node, pending.type_url)
         held_rejected = self.rejected.get(pending.node, {}).get(pending.type_url, {})
         changes: list[Change] = []
-        names = {e.name for e in pending.entries}
         if pending.replace_all:
+            names = {e.name for e in pending.entries}
             gone = [n for n in accepted if n not in names and n not in pending.kept]
             withdrawn = [n for n in held_rejected if n not in names and n not in pending.kept]
         else:
@@ -276,22 +334,22 @@ class Tracker:
             withdrawn = [n for n in pending.removed if n in held_rejected]
         for name in gone:
             if accepted.pop(name, None) is not None:
-                changes.append(Change("accepted", pending.node, pending.type_url, name, None))
+                changes.append(Change(Table.ACCEPTED, pending.node, pending.type_url, name, None))
         # A rejected resource the control plane no longer sends, in a set Envoy accepted, is gone:
         # nobody proposes it any more (the usual fix for a bad push is to drop the culprit).
         for name in withdrawn:
             del self._map(self.rejected, pending.node, pending.type_url)[name]
-            changes.append(Change("rejected", pending.node, pending.type_url, name, None))
+            changes.append(Change(Table.REJECTED, pending.node, pending.type_url, name, None))
         for entry in pending.entries:
-            state = _state(pending, entry, Status.ACKED)
             previous = accepted.get(entry.name)
             # As in Envoy's /config_dump, a resource resent unchanged keeps the version that brought it.
-            if previous is None or previous.digest != state.digest:
+            if previous is None or previous.digest != entry.digest:
+                state = _state(pending, entry, Status.ACKED, keep=self.keep_bodies)
                 accepted[entry.name] = state
-                changes.append(Change("accepted", pending.node, pending.type_url, entry.name, state))
-            if entry.name in held_rejected:
+                changes.append(Change(Table.ACCEPTED, pending.node, pending.type_url, entry.name, state))
+            if held_rejected and entry.name in held_rejected:
                 del self._map(self.rejected, pending.node, pending.type_url)[entry.name]
-                changes.append(Change("rejected", pending.node, pending.type_url, entry.name, None))
+                changes.append(Change(Table.REJECTED, pending.node, pending.type_url, entry.name, None))
         return changes
 
     def _reject(self, pending: _Pending, error: str) -> list[Change]:
@@ -303,23 +361,24 @@ class Tracker:
             held = accepted.get(entry.name)
             if held is not None and held.digest == entry.digest:
                 continue
-            state = _state(pending, entry, Status.NACKED, error)
+            state = _state(pending, entry, Status.NACKED, error, keep=self.keep_bodies)
             rejected[entry.name] = state
-            changes.append(Change("rejected", pending.node, pending.type_url, entry.name, state))
+            changes.append(Change(Table.REJECTED, pending.node, pending.type_url, entry.name, state))
         return changes
 
 
 def _state(
-    pending: _Pending, entry: envelope.ResourceEntry, status: Status, error: str = ""
+    pending: _Pending, entry: envelope.ResourceEntry, status: Status, error: str = "", *, keep: bool
 ) -> ResourceState:
     """One resource of a pending push, as Envoy now holds (or rejected) it."""
     return ResourceState(
-        name=entry.name,
-        type_url=pending.type_url,
-        version=entry.version or pending.version,
-        digest=entry.digest,
-        status=status,
-        seq=pending.seq,
-        entry=entry,
-        error=error,
+        entry.name,
+        pending.type_url,
+        entry.version or pending.version,
+        entry.digest,
+        status,
+        pending.seq,
+        entry if keep else None,
+        error,
+        entry.index,
     )

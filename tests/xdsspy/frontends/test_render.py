@@ -36,11 +36,29 @@ def test_short_names() -> None:
         "reviews-v1-abc.default"
     )
     assert render.short_node("sample-sotw") == "sample-sotw"
-    assert render.short_node(tracker.unknown_node(3)) == "?"
     assert render.method_label(LRS) == "LRS StreamLoadStats"
     assert render.method_label("/x.Y/Z") == "/x.Y/Z"
     assert render.size_text(61_234) == "61.2 kB" and render.latency_text(15_000) == "15.0 s"
     assert render.one_line("Invalid duration:    \nseconds: -1\n") == "Invalid duration: seconds: -1"
+
+
+def test_a_node_nobody_named_shows_as_a_question_mark_not_as_text() -> None:
+    """The tracker flags a message whose stream never said its node; the line does not parse text."""
+    t = tracker.Tracker()
+    t.apply(f.topen())
+    step, _ = t.apply(f.tmessage(b"", method=f.ADS))  # a DiscoveryRequest without a node
+    assert not step.node_known and step.node == tracker.unknown_node(1)
+    assert " ? " in render.message_line(step).plain
+    named, _ = t.apply(f.tmessage(_request_with_node("sidecar~1~pod.ns~ns"), method=f.ADS))
+    assert named.node_known and " pod.ns " in render.message_line(named).plain
+
+
+def _request_with_node(node_id: str) -> bytes:
+    from envoy.service.discovery.v3 import discovery_pb2
+
+    request = discovery_pb2.DiscoveryRequest(type_url="type.googleapis.com/envoy.config.cluster.v3.Cluster")
+    request.node.id = node_id
+    return request.SerializeToString()
 
 
 def test_rejected_names_prefer_the_error_then_what_the_push_changed() -> None:
