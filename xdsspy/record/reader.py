@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import struct
 import time
 import zlib
 from collections.abc import Callable
@@ -65,6 +66,7 @@ class RecordingReader:
         except OSError as e:
             raise errors.RecordingReadError(f"cannot open {self.path}: {e.strerror}") from e
         self.problems: list[Problem] = []
+        self.block_offset = 0  # where the block of the event events() yielded last starts: see read_block
         self._methods: dict[int, str] = {}
         self._decompressor = zstandard.ZstdDecompressor()
         try:
@@ -176,17 +178,51 @@ class RecordingReader:
                     Problem(block_offset, "corrupt_block", f"block does not decompress: {e}")
                 )
                 continue
-            yield from self._records(data, block_offset)
+            self.block_offset = block_offset
+            yield from self._records(data, block_offset, self._methods, self.problems)
 
-    def _decode_payload(self, block: fmt.BlockHeader, payload: bytes) -> bytes:
+    def read_block(self, offset: int) -> list[model.Event]:
+        """The events of the block at `offset` (a `block_offset` seen while iterating), read on their own.
+
+        Random access, for a viewer that decodes only the message under its
+        cursor: the iteration's position does not move, and it is safe from
+        another thread than the one iterating. Messages of streams opened in an
+        earlier block have no `method` here (the caller knows it from the index
+        it built). Raises RecordingReadError if there is no intact block there.
+        """
+        fd = self._file.fileno()
+        head = os.pread(fd, fmt.BLOCK_HEADER.size, offset)
+        try:
+            block = fmt.unpack_block_header(head)
+        except (fmt.BlockHeaderError, struct.error) as e:
+            raise errors.RecordingReadError(f"{self.path}: no block at byte {offset} ({e})") from e
+        payload = os.pread(fd, block.stored_length, offset + fmt.BLOCK_HEADER.size)
+        if len(payload) < block.stored_length or zlib.crc32(payload) != block.payload_crc:
+            raise errors.RecordingReadError(f"{self.path}: the block at byte {offset} is not intact")
+        try:
+            data = self._decode_payload(block, payload, zstandard.ZstdDecompressor())
+        except (zstandard.ZstdError, ValueError) as e:
+            raise errors.RecordingReadError(f"{self.path}: the block at byte {offset}: {e}") from e
+        problems: list[Problem] = []
+        return list(self._records(data, offset, {}, problems))
+
+    def _decode_payload(
+        self,
+        block: fmt.BlockHeader,
+        payload: bytes,
+        decompressor: zstandard.ZstdDecompressor | None = None,
+    ) -> bytes:
         if block.codec == fmt.Codec.NONE:
             return payload
-        data = self._decompressor.decompressobj().decompress(payload)
+        data = (decompressor or self._decompressor).decompressobj().decompress(payload)
         if len(data) != block.decoded_length:
             raise ValueError(f"decoded {len(data)} bytes, header says {block.decoded_length}")
         return data
 
-    def _records(self, data: bytes, block_offset: int) -> Iterator[model.Event]:
+    def _records(
+        self, data: bytes, block_offset: int, methods: dict[int, str], problems: list[Problem]
+    ) -> Iterator[model.Event]:
+        """The events of one decoded block; `methods` tracks each stream's method across blocks."""
         view = memoryview(data)
         pos = 0
         bodies: dict[int, bytes | memoryview] = {}  # the block's message bytes by seq, for repeats
@@ -194,28 +230,28 @@ class RecordingReader:
             try:
                 length, start = varint.decode(view, pos)
             except ValueError as e:
-                self.problems.append(Problem(block_offset, "bad_record", f"record framing broken: {e}"))
+                problems.append(Problem(block_offset, "bad_record", f"record framing broken: {e}"))
                 return
             end = start + length
             if end > len(view):
-                self.problems.append(Problem(block_offset, "bad_record", "record runs past its block"))
+                problems.append(Problem(block_offset, "bad_record", "record runs past its block"))
                 return
             pos = end
             try:
                 record = pb.Record.FromString(view[start:end])  # type: ignore[arg-type]  # upb takes buffers
-                event = codec.decode(record, self._methods.get(record.stream, ""))
+                event = codec.decode(record, methods.get(record.stream, ""))
                 if isinstance(event, model.MessageSeen):
                     event = self._with_body(event, codec.repeated_seq(record), bodies)
             except codec.UnknownRecordError as e:
-                self.problems.append(Problem(block_offset, "unknown_record", str(e)))
+                problems.append(Problem(block_offset, "unknown_record", str(e)))
                 continue
             except _MissingBody as e:
-                self.problems.append(Problem(block_offset, "bad_record", str(e)))
+                problems.append(Problem(block_offset, "bad_record", str(e)))
                 continue
             except (pb_message.DecodeError, ValueError) as e:
-                self.problems.append(Problem(block_offset, "bad_record", f"record does not parse: {e}"))
+                problems.append(Problem(block_offset, "bad_record", f"record does not parse: {e}"))
                 continue
-            yield self._with_method(event)
+            yield _with_method(event, methods)
 
     @staticmethod
     def _with_body(
@@ -233,14 +269,6 @@ class RecordingReader:
             )
         bodies[event.seq] = raw
         return dataclasses.replace(event, raw=raw)
-
-    def _with_method(self, event: model.Event) -> model.Event:
-        """Track each stream's method (codec.decode filled it into the stream's later events)."""
-        if isinstance(event, model.StreamOpened):
-            self._methods[event.stream] = event.method
-        elif isinstance(event, model.StreamClosed):
-            self._methods.pop(event.stream, None)
-        return event
 
     def _resync(self, why: str, *, skip: int = 1) -> bool:
         """Skip damaged bytes up to the next valid block header; False if none is there yet."""
@@ -267,6 +295,15 @@ class RecordingReader:
             if len(window) < _SCAN_CHUNK + fmt.BLOCK_HEADER.size:
                 return False
             search_from += _SCAN_CHUNK
+
+
+def _with_method(event: model.Event, methods: dict[int, str]) -> model.Event:
+    """Track each stream's method (codec.decode filled it into the stream's later events)."""
+    if isinstance(event, model.StreamOpened):
+        methods[event.stream] = event.method
+    elif isinstance(event, model.StreamClosed):
+        methods.pop(event.stream, None)
+    return event
 
 
 def iter_events(path: str | os.PathLike[str], *, follow: bool = False) -> Iterator[model.Event]:

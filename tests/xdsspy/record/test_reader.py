@@ -182,3 +182,31 @@ def test_a_repeat_of_bytes_its_block_does_not_hold_is_named_and_the_rest_is_read
     assert messages == [(1, body), (2, body), (4, body)]
     assert [p.kind for p in problems] == ["bad_record"]
     assert "seq 3 repeats the bytes of seq 99" in problems[0].message
+
+
+def test_any_block_can_be_read_again_on_its_own(tmp_path: pathlib.Path) -> None:
+    """A viewer decodes the message under its cursor: by the offset of its block, from any thread."""
+    path = tmp_path / "blocks.xdsspy"
+    events: list[model.Event] = [f.topen(seq=1)]
+    events += [f.tmessage(bytes([i]) * (i + 1), seq=i + 2, method=f.ADS) for i in range(6)]
+    events.append(f.tclose(seq=9))
+    _record(path, events)  # one block per event
+    with reader.RecordingReader(path) as r:
+        by_block: dict[int, list[int]] = {}
+        iterated = []
+        for event in r.events():
+            by_block.setdefault(r.block_offset, []).append(event.seq)
+            iterated.append(event)
+            if event.seq == 4:
+                assert [e.seq for e in r.read_block(min(by_block))] == [1]  # the iteration does not move
+        assert len(by_block) == len(events)
+        again = {offset: r.read_block(offset) for offset in by_block}
+        assert {offset: [e.seq for e in found] for offset, found in again.items()} == by_block
+        message = next(e for found in again.values() for e in found if e.seq == 5)
+        assert isinstance(message, model.MessageSeen) and message.raw == bytes([3]) * 4
+        assert message.method == ""  # its stream opened in another block: the index knows the method
+        with pytest.raises(errors.RecordingReadError, match="no block at byte 3"):
+            r.read_block(3)
+        with pytest.raises(errors.RecordingReadError, match="no block"):
+            r.read_block(os.path.getsize(path) + 10)
+    assert [e.seq for e in iterated] == [e.seq for e in events]
