@@ -143,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--type", metavar="T", help="only this resource type: Cluster, a full message name, a type URL, CDS"
     )
     show.add_argument("--nacks", action="store_true", help="only NACKs, each with the response it rejected")
+    show.add_argument(
+        "--filter",
+        metavar="EXPR",
+        default="",
+        help="only messages this expression keeps, as in the UI's filter bar: ~t TYPE, ~n NAME-REGEX, "
+        "~node GLOB, ~v VERSION, ~nack, ~ack, ~push, ~req, ~resp, ~rest, ~delta, ~big SIZE, with ! & | ( )",
+    )
     show.add_argument("--follow", action="store_true", help="keep reading as the recording grows")
     _add_schema_arguments(show)
     return parser
@@ -280,7 +287,14 @@ def _show(args: argparse.Namespace) -> int:
     from xdsspy.frontends import show
 
     _load_schemas(args)
-    view = show.Show(show.Filter(node=args.node or "", type=args.type or "", nacks=args.nacks))
+    from xdsspy.viewmodel import filterexpr
+
+    wanted = show.Filter(node=args.node or "", type=args.type or "", nacks=args.nacks, expression=args.filter)
+    try:
+        view = show.Show(wanted)
+    except filterexpr.FilterError as e:
+        print(f"xdsspy: --filter: {e}\n  {args.filter}\n  {' ' * e.position}^", file=sys.stderr)
+        return 2
     return show.show_file(args.file, view, follow=args.follow)
 
 

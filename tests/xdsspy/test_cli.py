@@ -252,6 +252,18 @@ def test_show_filters() -> None:
     nobody = _xdsspy("show", SOTW, "--node", "nobody")
     assert nobody.returncode == 0 and nobody.stdout == ""
     assert "no message from node 'nobody' (nodes seen: sample-sotw)" in nobody.stderr
+    expression = _xdsspy("show", SOTW, "--filter", "~t cds & (~nack | ~n static)").stdout.splitlines()
+    messages = [line for line in expression if " → " in line or " ← " in line]
+    assert messages and all("Cluster" in line for line in messages)
+    assert any(" NACK " in line for line in messages)
+
+
+def test_a_bad_filter_expression_is_shown_where_it_is_wrong() -> None:
+    done = _xdsspy("show", SOTW, "--filter", "~t cds & ~bogus")
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("xdsspy: --filter: unknown filter ~bogus") and "Traceback" not in done.stderr
+    assert lines[1:] == ["  ~t cds & ~bogus", "           ^"]
 
 
 def test_show_of_a_truncated_copy_prints_everything_intact_and_names_the_damage(

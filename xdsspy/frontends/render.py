@@ -23,6 +23,7 @@ from xdsspy import timefmt
 from xdsspy.decode import methods
 from xdsspy.state import protocol
 from xdsspy.state import tracker
+from xdsspy.viewmodel import rows
 
 Text = rich_text.Text
 V = protocol.VerdictKind
@@ -382,10 +383,10 @@ def event_line(event: model.Event, node: str = "", columns: Columns | None = Non
     return None
 
 
-def quiet_polls_line(node: str, type_url: str, count: int, first_ns: int, last_ns: int) -> Text:
+def quiet_polls_line(run: rows.QuietRun) -> Text:
     """The one line that stands for a run of REST polls answered 304 Not Modified."""
     line = _Parts()
-    line.add(f"       ⋯ {short_node(node)} {short_type(type_url)}: ", "dim")
-    line.add(f"{count} more poll(s) answered 304 Not Modified", "dim")
-    line.add(f" ({clock(first_ns)} – {clock(last_ns)})", "dim")
+    line.add(f"       ⋯ {short_node(run.node)} {short_type(run.type_url)}: ", "dim")
+    line.add(f"{run.count} more poll(s) answered 304 Not Modified", "dim")
+    line.add(f" ({clock(run.first_ns)} – {clock(run.last_ns)})", "dim")
     return line.text()

@@ -1,21 +1,20 @@
 """`xdsspy show`: a recording (or a live one) as a filtered timeline, one rich line per event.
 
-`Show` turns events into lines (`render` formats them) through the state
-tracker, so every message carries its verdict; `Filter` narrows to one node,
-one type or the NACKs; `Printer` writes in batches and flushes whenever the
-input idles. The --headless proxy output is the same pipeline. No argument
-parsing here: the CLI passes plain values.
+`Show` turns events into rows (viewmodel.rows: verdicts, NACKs paired with
+what they rejected, runs of 304 polls folded) and rows into lines
+(`render`); `Filter` narrows to one node, one type, the NACKs, or any filter
+expression (viewmodel.filterexpr, the language of the UI's filter bar).
+`Printer` writes in batches and flushes whenever the input idles. The
+--headless proxy output is the same pipeline. No argument parsing here: the
+CLI passes plain values.
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
-import fnmatch
-import functools
 import sys
 import time
-from collections.abc import Callable
+import types
 from collections.abc import Iterable
 from typing import TextIO
 
@@ -23,64 +22,48 @@ from rich import console as rich_console
 from rich import text as rich_text
 
 from xdsspy import model
-from xdsspy.decode import methods
 from xdsspy.frontends import render
 from xdsspy.record import reader as reader_mod
 from xdsspy.state import tracker
+from xdsspy.viewmodel import filterexpr
+from xdsspy.viewmodel import filters
+from xdsspy.viewmodel import rows as rows_mod
 
 Text = rich_text.Text
 V = render.V
-
-# -- --type matching ------------------------------------------------------------------------------
-
-
-@functools.cache
-def _service_types() -> dict[str, frozenset[str]]:
-    """CDS -> {envoy.config.cluster.v3.Cluster, envoy.api.v2.Cluster}, from the method table."""
-    found: dict[str, set[str]] = collections.defaultdict(set)
-    for info in methods.known_methods():
-        if info.service and info.implied_type_url:
-            found[info.service.upper()].add(render.type_name(info.implied_type_url))
-    return {service: frozenset(names) for service, names in found.items()}
-
-
-def type_matcher(wanted: str) -> Callable[[str], bool]:
-    """A test on type URLs for `--type`: a short name (Cluster, any case), a full message name, a type
-    URL, or a service (CDS, EDS, ...). Short names match v2 and v3 alike."""
-    text = wanted.strip()
-    if "/" in text or "." in text:
-        full = render.type_name(text)
-        return lambda type_url: render.type_name(type_url) == full
-    short = text.lower()
-    services = _service_types().get(text.upper(), frozenset())
-
-    def matches(type_url: str) -> bool:
-        name = render.type_name(type_url)
-        return name[name.rfind(".") + 1 :].lower() == short or name in services
-
-    return matches
+RowKind = rows_mod.RowKind
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Filter:
-    """What `show` prints: messages of one node (id or shell pattern) and type, or only NACKs."""
+    """What `show` prints: messages of one node (id or shell pattern) and type, only NACKs, and/or those
+    a filter expression keeps (`~t eds & ~nack`: viewmodel.filters lists them)."""
 
     node: str = ""
     type: str = ""
     nacks: bool = False
+    expression: str = ""
 
     @property
     def active(self) -> bool:
-        return bool(self.node or self.type or self.nacks)
+        return bool(self.node or self.type or self.nacks or self.expression.strip())
 
-    def node_matches(self, node: str) -> bool:
-        return not self.node or node == self.node or fnmatch.fnmatchcase(node, self.node)
+    def compile(self) -> filterexpr.Filter:
+        """One expression for all of it; raises filterexpr.FilterError for a bad one."""
+        parts = []
+        if self.node:
+            parts.append(f"~node {filterexpr.quote(self.node)}")
+        if self.type:
+            parts.append(f"~t {filterexpr.quote(self.type)}")
+        if self.nacks:
+            parts.append("~nack")
+        if self.expression.strip():
+            filterexpr.compile(self.expression)  # its own errors, with columns in the user's own text
+            parts.append(f"({self.expression})")
+        return filterexpr.compile(" & ".join(parts))
 
 
 # -- the stream of lines ----------------------------------------------------------------------------
-
-_RESPONSES_KEPT = 64
-"""Response steps remembered per stream, to say what a NACK rejected (an ADS stream carries ~8 types)."""
 
 
 class Show:
@@ -90,124 +73,90 @@ class Show:
         self.filter = filter or Filter()
         self.columns = render.Columns()
         self._tracker = tracker.Tracker()
-        self._matches_type = type_matcher(self.filter.type) if self.filter.type else None
-        self._responses: dict[tuple[int, int], collections.OrderedDict[int, tracker.Step]] = {}
-        self._opens: dict[tuple[int, int], model.StreamOpened] = {}  # held back until a message shows
+        self._rows = rows_mod.RowBuilder()
+        self._keeps = self.filter.compile()
+        self._opens: dict[tuple[int, int], rows_mod.Row] = {}  # held back until a message shows
         self._shown_streams: set[tuple[int, int]] = set()
         self.nodes_seen: set[str] = set()
         self.types_seen: set[str] = set()
         self.messages_shown = 0
-        # REST: runs of 304 polls per (node, type) collapse to one line; poll streams' open and
-        # close lines are left out (the request and answer lines say it all) unless the close failed.
-        self._quiet: dict[tuple[str, str], list[int]] = {}  # -> [count, first wall_ns, last wall_ns]
-        self._rest_streams: set[tuple[int, int]] = set()
 
     def feed(self, event: model.Event) -> list[Text]:
         step, _ = self._tracker.apply(event)
-        key = (event.connection, event.stream)
-        if isinstance(event, model.MessageSeen):
-            return self._message(step, key)
-        if isinstance(event, model.StreamOpened):
-            if event.transport == model.Transport.REST:
-                self._rest_streams.add(key)
+        lines: list[Text] = []
+        for row in self._rows.add(step, None if isinstance(event, model.MessageSeen) else event):
+            lines.extend(self._lines(row))
+        return lines
+
+    def _lines(self, row: rows_mod.Row) -> list[Text]:
+        key = (row.step.connection, row.step.stream)
+        if row.kind == RowKind.MESSAGE:
+            return self._message(row, key)
+        if row.kind == RowKind.QUIET_POLLS:
+            return []  # printed when the run ends (self._rows.ended), with its count
+        active = self.filter.active
+        if row.kind == RowKind.OPEN:
+            if active:
+                self._opens[key] = row
                 return []
-            if self.filter.active:
-                self._opens[key] = event
+        elif row.kind == RowKind.CLOSE:
+            if row.rest and self.filter.nacks:
                 return []
-        elif isinstance(event, model.StreamClosed):
-            if key in self._rest_streams:
-                self._rest_streams.discard(key)
-                if event.cause == model.CloseCause.UPSTREAM or self.filter.nacks:
-                    return []
-            self._responses.pop(key, None)
             self._opens.pop(key, None)
             shown = key in self._shown_streams
             self._shown_streams.discard(key)
-            if self.filter.nacks or (self.filter.active and not shown):
+            if self.filter.nacks or (active and not shown):
                 return []
-        elif isinstance(event, model.Note):
-            if self.filter.active and event.level == model.NoteLevel.INFO:
+        elif row.kind == RowKind.NOTE:
+            assert isinstance(row.event, model.Note)
+            if active and row.event.level == model.NoteLevel.INFO:
                 return []
-        elif not isinstance(event, model.Gap) and self.filter.active:
+        elif row.kind != RowKind.GAP and active:
             return []  # capture start/stop, headers: context for the full timeline only
-        line = render.event_line(event, step.node, self.columns)
+        assert row.event is not None
+        line = render.event_line(row.event, row.step.node, self.columns)
         return [line] if line is not None else []
 
-    def _message(self, step: tracker.Step, key: tuple[int, int]) -> list[Text]:
-        verdict = step.verdict
-        type_url = verdict.type_url if verdict is not None else ""
+    def _message(self, row: rows_mod.Row, key: tuple[int, int]) -> list[Text]:
+        step = row.step
         self.nodes_seen.add(step.node)
-        if type_url:
-            self.types_seen.add(type_url)
-        answered = None
-        if verdict is not None:
-            if verdict.kind in (V.PUSH, V.HEARTBEAT):
-                kept = self._responses.setdefault(key, collections.OrderedDict())
-                kept[step.seq] = step
-                if len(kept) > _RESPONSES_KEPT:
-                    kept.popitem(last=False)
-            elif verdict.answers_seq is not None:
-                kept_responses = self._responses.get(key)
-                if kept_responses is not None:
-                    answered = kept_responses.get(verdict.answers_seq)
-        if not self._accepts(step, type_url):
-            return []
-        lines: list[Text] = []
-        if verdict is not None and key in self._rest_streams and not self.filter.nacks:
-            quiet = (step.node, verdict.type_url)
-            run = self._quiet.get(quiet)
-            if verdict.kind in (V.POLL, V.NOT_MODIFIED) and run is not None:
-                run[0] += verdict.kind == V.NOT_MODIFIED
-                run[2] = step.wall_ns
-                if not run[1]:
-                    run[1] = step.wall_ns
-                return []
-            if verdict.kind == V.NOT_MODIFIED:
-                self._quiet[quiet] = [0, 0, 0]  # this 304 shows; the ones after it collapse
-            elif run is not None:
-                del self._quiet[quiet]
-                if run[0]:
-                    lines.append(render.quiet_polls_line(step.node, verdict.type_url, run[0], run[1], run[2]))
+        if row.type_url:
+            self.types_seen.add(row.type_url)
+        lines = [render.quiet_polls_line(run) for run in self._rows.ended if run.count]
+        if not self._keeps(row):
+            return lines
         opened = self._opens.pop(key, None)
         if opened is not None and not self.filter.nacks:
-            line = render.event_line(opened, step.node, self.columns)
+            assert opened.event is not None
+            line = render.event_line(opened.event, step.node, self.columns)
             if line is not None:
                 lines.append(line)
         self._shown_streams.add(key)
         self.messages_shown += 1
-        lines.append(render.message_line(step, self.columns, answered))
-        if self.filter.nacks and verdict is not None:
-            lines.extend(render.nack_detail(verdict, answered))
+        lines.append(render.message_line(step, self.columns, row.answered))
+        if self.filter.nacks and step.verdict is not None:
+            lines.extend(render.nack_detail(step.verdict, row.answered))
         return lines
-
-    def _accepts(self, step: tracker.Step, type_url: str) -> bool:
-        verdict = step.verdict
-        if self.filter.nacks and (verdict is None or not verdict.is_nack):
-            return False
-        if self._matches_type is not None and not (type_url and self._matches_type(type_url)):
-            return False
-        return self.filter.node_matches(step.node)
 
     def finish(self) -> list[Text]:
         """Lines still owed at the end: the runs of 304 polls not yet summed up."""
-        lines = []
-        for (node, type_url), (count, first, last) in self._quiet.items():
-            if count:
-                lines.append(render.quiet_polls_line(node, type_url, count, first, last))
-        self._quiet.clear()
-        return lines
+        return [render.quiet_polls_line(run) for run in self._rows.open_runs() if run.count]
 
     def unmatched(self) -> list[str]:
         """Why nothing was shown, when a filter matched no message: what there was instead."""
         if self.messages_shown or not (self.filter.node or self.filter.type):
             return []
         out = []
-        if self.filter.node and not any(self.filter.node_matches(n) for n in self.nodes_seen):
-            seen = render.names_text(sorted(self.nodes_seen), 10) or "none"
-            out.append(f"no message from node {self.filter.node!r} (nodes seen: {seen})")
-        if self._matches_type is not None and not any(self._matches_type(t) for t in self.types_seen):
-            seen = ", ".join(sorted({render.short_type(t) for t in self.types_seen})) or "none"
-            out.append(f"no message of type {self.filter.type!r} (types seen: {seen})")
+        if self.filter.node:
+            node_test = filterexpr.compile(f"~node {filterexpr.quote(self.filter.node)}")
+            if not any(node_test(types.SimpleNamespace(node=n)) for n in self.nodes_seen):
+                seen = render.names_text(sorted(self.nodes_seen), 10) or "none"
+                out.append(f"no message from node {self.filter.node!r} (nodes seen: {seen})")
+        if self.filter.type:
+            matches = filters.type_matcher(self.filter.type)
+            if not any(matches(t) for t in self.types_seen):
+                seen = ", ".join(sorted({render.short_type(t) for t in self.types_seen})) or "none"
+                out.append(f"no message of type {self.filter.type!r} (types seen: {seen})")
         return out
 
 

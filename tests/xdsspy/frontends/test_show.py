@@ -174,13 +174,6 @@ def test_printer_batches_but_flushes_when_the_input_idles() -> None:
     assert "\x1b[" in colour.getvalue() and "NACK" in colour.getvalue()
 
 
-def test_type_matcher() -> None:
-    cds = show.type_matcher("CDS")
-    assert cds("type.googleapis.com/envoy.api.v2.Cluster") and cds("x/envoy.config.cluster.v3.Cluster")
-    assert not show.type_matcher("Cluster")(EDS)
-    assert show.type_matcher("eds")(EDS) and show.type_matcher("ClusterLoadAssignment")(EDS)
-
-
 def test_rest_polls_collapse_304_runs_and_show_the_inferred_rejection() -> None:
     lines, err = _show("rest-reject.xdsspy")
     assert err == ""
@@ -191,3 +184,20 @@ def test_rest_polls_collapse_304_runs_and_show_the_inferred_rejection() -> None:
     assert len(shown_304) < 10, "runs of 304 collapse to their first poll plus one summary line"
     nack = next(line for line in lines if " NACK " in line)
     assert "REST: the next poll kept the old version" in nack and "rejected: rest-bad" in nack
+
+
+def test_an_expression_narrows_like_the_ui_s_filter_bar() -> None:
+    nacks, _ = _show("delta-nack.xdsspy", show.Filter(expression="~nack"))
+    assert len(_seqs(nacks)) == 1 and any(" NACK " in line for line in nacks)
+    both, _ = _show("delta-nack.xdsspy", show.Filter(type="Cluster", expression="~resp"))
+    messages = [line for line in both if MESSAGE_LINE.match(line)]
+    assert messages and all(" ← " in line and "Cluster" in line for line in messages)
+    assert show.Filter(expression="  ").active is False
+
+
+def test_a_bad_expression_fails_before_anything_is_read() -> None:
+    from xdsspy.viewmodel import filterexpr
+
+    with pytest.raises(filterexpr.FilterError) as bad:
+        show.Show(show.Filter(node="n", expression="~t cds &"))
+    assert bad.value.position == 7  # a column of the user's own text, not of the combined expression
