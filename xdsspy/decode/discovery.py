@@ -255,8 +255,20 @@ def _envelope(
 
 
 def _sotw_resources(anys: Any) -> tuple[envelope.ResourceEntry, ...]:
-    entry = sotw_entry
-    return tuple([entry(index, packed.type_url, packed.value) for index, packed in enumerate(anys)])
+    out = []
+    seen = _seen.entries
+    make = envelope.ResourceEntry
+    for index, packed in enumerate(anys):
+        type_url = packed.type_url
+        raw = packed.value
+        known = seen.get((type_url, raw))
+        if known is None:
+            out.append(sotw_entry(index, type_url, raw))
+        else:  # sotw_entry's first case, inline: most resources of most pushes were sent before
+            entry = make(index, type_url, known[0], raw)
+            entry._digest = known[1]
+            out.append(entry)
+    return tuple(out)
 
 
 class _Seen:

@@ -162,6 +162,19 @@ def decode(record: pb.Record, method: str = "") -> model.Event:
     `method` is the stream's, for the events that carry it but do not store it (the reader knows it
     from the stream's open record).
     """
+    kind = record.WhichOneof("event")
+    if kind == "message":  # nine records in ten: built without the intermediate dict
+        message = record.message
+        return model.MessageSeen(
+            seq=record.seq,
+            wall_ns=record.wall_ns,
+            monotonic_ns=record.monotonic_ns,
+            connection=record.connection,
+            stream=record.stream,
+            direction=_DIRECTION_FROM_PB.get(message.direction, model.Direction.REQUEST),
+            raw=message.raw,
+            method=method,
+        )
     common = _Common(
         seq=record.seq,
         wall_ns=record.wall_ns,
@@ -169,14 +182,6 @@ def decode(record: pb.Record, method: str = "") -> model.Event:
         connection=record.connection,
         stream=record.stream,
     )
-    kind = record.WhichOneof("event")
-    if kind == "message":
-        return model.MessageSeen(
-            **common,
-            direction=_DIRECTION_FROM_PB.get(record.message.direction, model.Direction.REQUEST),
-            raw=record.message.raw,
-            method=method,
-        )
     if kind == "stream_open":
         o = record.stream_open
         return model.StreamOpened(

@@ -226,22 +226,29 @@ class RecordingReader:
         view = memoryview(data)
         pos = 0
         bodies: dict[int, bytes | memoryview] = {}  # the block's message bytes by seq, for repeats
-        while pos < len(view):
-            try:
-                length, start = varint.decode(view, pos)
-            except ValueError as e:
-                problems.append(Problem(block_offset, "bad_record", f"record framing broken: {e}"))
-                return
+        size = len(view)
+        while pos < size:
+            first = view[pos]
+            if first < 0x80:  # a record under 128 bytes: its length is one byte
+                length, start = first, pos + 1
+            elif pos + 1 < size and view[pos + 1] < 0x80:  # under 16 KiB: two bytes (most messages)
+                length, start = (first & 0x7F) | (view[pos + 1] << 7), pos + 2
+            else:
+                try:
+                    length, start = varint.decode(view, pos)
+                except ValueError as e:
+                    problems.append(Problem(block_offset, "bad_record", f"record framing broken: {e}"))
+                    return
             end = start + length
-            if end > len(view):
+            if end > size:
                 problems.append(Problem(block_offset, "bad_record", "record runs past its block"))
                 return
             pos = end
             try:
                 record = pb.Record.FromString(view[start:end])  # type: ignore[arg-type]  # upb takes buffers
                 event = codec.decode(record, methods.get(record.stream, ""))
-                if isinstance(event, model.MessageSeen):
-                    event = self._with_body(event, codec.repeated_seq(record), bodies)
+                if type(event) is model.MessageSeen:
+                    event = self._with_body(event, record.message.same_as_seq, bodies)
             except codec.UnknownRecordError as e:
                 problems.append(Problem(block_offset, "unknown_record", str(e)))
                 continue

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import re
 from collections.abc import Mapping
 from typing import TypedDict
@@ -133,6 +134,7 @@ class _TypeState:
     count: int = 0  # responses sent
     requests: int = 0
     names: frozenset[str] | None = None  # last requested names (SotW) / subscriptions (delta)
+    asked: tuple[str, ...] | None = None  # SotW: resource_names exactly as last asked (most ACKs repeat them)
     ever_subscribed: bool = False
     held: dict[str, str] = dataclasses.field(default_factory=dict)  # name -> digest Envoy holds, as sent
     held_before: dict[str, str] = dataclasses.field(default_factory=dict)  # `held` before the newest response
@@ -144,7 +146,14 @@ _NAME_CHARS = r"[\w.|:/-]"
 def _mentions(text: str, name: str) -> bool:
     """Whether text names this resource as a whole word (Istio names hold dots, pipes and colons)."""
     # A trailing "." or ":" ends a sentence or a "name: error" pair unless a name character follows.
-    return re.search(rf"(?<!{_NAME_CHARS}){re.escape(name)}(?![\w|/-]|[.:][^\s])", text) is not None
+    if name not in text:  # most names of a rejected push are not in its error: no regex to build for them
+        return False
+    return _mention_pattern(name).search(text) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _mention_pattern(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<!{_NAME_CHARS}){re.escape(name)}(?![\w|/-]|[.:][^\s])")
 
 
 def type_url_of(decoded: envelope.Envelope) -> str:
@@ -157,6 +166,12 @@ class StreamProtocol:
     def __init__(self) -> None:
         self._types: dict[str, _TypeState] = {}
         self._by_nonce: dict[str, tuple[str, SentResponse]] = {}
+
+    def _type_state(self, type_url: str) -> _TypeState:
+        state = self._types.get(type_url)
+        if state is None:  # not setdefault: a _TypeState built per message only to be dropped cost 1 us
+            state = self._types[type_url] = _TypeState()
+        return state
 
     def response_for(self, nonce: str) -> SentResponse | None:
         found = self._by_nonce.get(nonce)
@@ -235,11 +250,18 @@ class StreamProtocol:
 
     def _sotw_request(self, decoded: envelope.Envelope, seq: int, monotonic_ns: int) -> Verdict:
         type_url = type_url_of(decoded)
-        state = self._types.setdefault(type_url, _TypeState())
-        names = frozenset(decoded.resource_names)
+        state = self._type_state(type_url)
         previous = state.names
-        subscribed = tuple(sorted(names - (previous or frozenset())))
-        unsubscribed = tuple(sorted((previous or frozenset()) - names))
+        subscribed: tuple[str, ...]
+        unsubscribed: tuple[str, ...]
+        if decoded.resource_names == state.asked and previous is not None:
+            names = previous  # the same list as last time: no set to build, nothing (un)subscribed
+            subscribed = unsubscribed = ()
+        else:
+            names = frozenset(decoded.resource_names)
+            subscribed = tuple(sorted(names - (previous or frozenset())))
+            unsubscribed = tuple(sorted((previous or frozenset()) - names))
+            state.asked = decoded.resource_names
         wildcard = ""
         if "*" in names:
             wildcard = "explicit"
@@ -324,7 +346,7 @@ class StreamProtocol:
 
     def _delta_request(self, decoded: envelope.Envelope, seq: int, monotonic_ns: int) -> Verdict:
         type_url = type_url_of(decoded)
-        state = self._types.setdefault(type_url, _TypeState())
+        state = self._type_state(type_url)
         subscribed = tuple(decoded.subscribe)
         unsubscribed = tuple(decoded.unsubscribe)
         wildcard = ""
@@ -412,7 +434,7 @@ class StreamProtocol:
         resources: tuple[envelope.ResourceEntry, ...],
     ) -> Verdict:
         type_url = type_url_of(decoded)
-        state = self._types.setdefault(type_url, _TypeState())
+        state = self._type_state(type_url)
         delta = decoded.kind == envelope.Kind.DELTA_RESPONSE
         heartbeats = tuple([e.name for e in resources if e.heartbeat])
         digests = {e.name: e.digest for e in resources if not e.heartbeat}

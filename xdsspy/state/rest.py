@@ -51,7 +51,7 @@ class RestProtocol:
     def request(
         self, key: PollKey, seq: int, monotonic_ns: int, decoded: envelope.Envelope
     ) -> protocol.Verdict:
-        series = self._series.setdefault(key, _Series())
+        series = self._series.get(key) or self._series.setdefault(key, _Series())
         type_url = key[1]
         first = series.polls == 0
         series.polls += 1
@@ -101,7 +101,7 @@ class RestProtocol:
         resources: tuple[envelope.ResourceEntry, ...],
         http_status: int,
     ) -> protocol.Verdict:
-        series = self._series.setdefault(key, _Series())
+        series = self._series.get(key) or self._series.setdefault(key, _Series())
         type_url = key[1]
         if http_status == 304:
             return protocol.Verdict(

@@ -37,13 +37,17 @@ class StateAt:
         return out
 
 
+_NO_CHANGES: list[tracker_mod.Change] = []  # shared by the many steps that change nothing; never appended to
+
+
 class Timeline:
     """Append events (from a file or live), read steps, seek to any seq."""
 
-    def __init__(self, checkpoint_every: int = 1000) -> None:
+    def __init__(self, checkpoint_every: int = 1000, *, keep_bodies: bool = True) -> None:
+        """keep_bodies=False: states say where each resource's bytes are, not hold them (Tracker)."""
         self.steps: list[tracker_mod.Step] = []
         self._changes: list[list[tracker_mod.Change]] = []
-        self._tracker = tracker_mod.Tracker()
+        self._tracker = tracker_mod.Tracker(keep_bodies=keep_bodies)
         self._every = checkpoint_every
         self._checkpoints: list[tuple[int, tracker_mod.State, tracker_mod.State]] = []  # (index, ...)
         self._seqs: list[int] = []
@@ -61,7 +65,7 @@ class Timeline:
             self._checkpoints.append((len(self.steps), accepted, rejected))
         step, changes = self._tracker.apply(event)
         self.steps.append(step)
-        self._changes.append(changes)
+        self._changes.append(changes or _NO_CHANGES)
         # Gap records carry seq 0; they sort with the step before them.
         self._seqs.append(event.seq or (self._seqs[-1] if self._seqs else 0))
         return step

@@ -188,7 +188,9 @@ class Tracker:
         return views[0], views[1]
 
     def _map(self, table: State, node: str, type_url: str) -> dict[str, ResourceState]:
-        types = table.setdefault(node, {})
+        types = table.get(node)
+        if types is None:
+            types = table[node] = {}
         current = types.get(type_url)
         if current is None:
             current = types[type_url] = {}
