@@ -100,5 +100,17 @@ class Timeline:
                     names[change.name] = change.value
         return StateAt(self.steps[index].seq, acc, rej)
 
+    def changes_of(self, node: str, type_url: str, name: str) -> list[tuple[int, tracker_mod.Change]]:
+        """Every state change of one resource (accepted and rejected tables), with its step index, in order.
+
+        `type_url` must match as recorded (a v2 and a v3 resource of one name are two resources here).
+        """
+        out: list[tuple[int, tracker_mod.Change]] = []
+        for i, changes in enumerate(self._changes):
+            for change in changes:
+                if change.name == name and change.node == node and change.type_url == type_url:
+                    out.append((i, change))
+        return out
+
     def nack_indexes(self) -> list[int]:
         return [i for i, s in enumerate(self.steps) if s.verdict is not None and s.verdict.is_nack]

@@ -130,3 +130,17 @@ def test_bad_bytes_and_unknown_methods_get_a_step_not_a_crash() -> None:
 
 def _fields(event: object) -> dict[str, object]:
     return {k: getattr(event, k) for k in event.__dataclass_fields__}  # type: ignore[attr-defined]
+
+
+def test_changes_of_one_resource_are_its_accepted_and_rejected_versions_in_order() -> None:
+    t = _timeline("sotw-nack.xdsspy")
+    found = t.changes_of("sample-sotw", CDS, "static-svc")
+    assert [(c.table, c.value.version if c.value else None) for _, c in found] == [
+        (tracker.Table.ACCEPTED, "1"),
+        (tracker.Table.REJECTED, "3"),
+    ]
+    positions = [i for i, _ in found]
+    assert positions == sorted(positions) and all(t.steps[i].verdict is not None for i in positions)
+    assert t.steps[positions[-1]].verdict.is_nack  # type: ignore[union-attr]
+    assert t.changes_of("sample-sotw", EDS, "static-svc") == []
+    assert t.changes_of("someone-else", CDS, "static-svc") == []
