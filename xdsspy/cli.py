@@ -118,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_schema_arguments(proxy)
 
+    view = sub.add_parser("view", help="open a recording in the terminal UI (the one `proxy` shows live)")
+    view.add_argument("file", help="a recording")
+    view.add_argument(
+        "--follow", action="store_true", help="keep reading as another xdsspy writes it (a live capture)"
+    )
+    _add_schema_arguments(view)
+
     record = sub.add_parser(
         "record", help="forward and record only: no output but errors (the capture process)"
     )
@@ -205,6 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _export(args)
         if args.command == "show":
             return _show(args)
+        if args.command == "view":
+            return _view(args)
     except errors.XdsspyError as e:
         print(f"xdsspy: {e}", file=sys.stderr)
         return 2
@@ -223,17 +232,52 @@ def _record(args: argparse.Namespace) -> int:
 
 
 def _proxy(args: argparse.Namespace) -> int:
-    """Run the capture process and follow its recording in this one (session.start)."""
+    """Run the capture process and follow its recording in this one (session.start): the UI in a
+    terminal, else (or with --headless) a line per message."""
     from xdsspy import session
 
     _load_schemas(args)  # before the capture starts: a bad file must not leave Envoy's xDS half set up
     options = session.CaptureOptions.from_namespace(args)
-    if not args.headless:
-        print("xdsspy: the live UI is not built yet; running --headless", file=sys.stderr)
     try:
-        return _proxy_headless(options)
+        if args.headless or not (sys.stdout.isatty() and sys.stdin.isatty()):
+            return _proxy_headless(options)
+        return _proxy_ui(options)
     except session.CaptureFailed as e:
+        if e.log:
+            print(e.log.rstrip(), file=sys.stderr)
         return e.returncode or 2
+
+
+def _proxy_ui(options: session_types.CaptureOptions) -> int:
+    from xdsspy import session
+    from xdsspy.tui import app as tui_app
+
+    with session.start(options, quiet=True) as live:
+        app = tui_app.make_app(live.record, live=live)
+        crashed = False
+        try:
+            app.run()
+            crashed = app.return_code not in (0, None)
+        except Exception:
+            traceback.print_exc()
+            crashed = True
+        if crashed:
+            # The UI is only a viewer: its failure must not stop Envoy's streams.
+            live.keep = True
+            print(
+                f"xdsspy: the UI failed (above); forwarding and recording to {live.record} go on.\n"
+                f"xdsspy: reopen it with: xdsspy view {live.record} --follow\n"
+                "xdsspy: stop the capture with Ctrl-C.",
+                file=sys.stderr,
+                flush=True,
+            )
+        else:
+            live.stop()
+        code = live.wait()
+        log = live.log().rstrip()
+        if log:
+            print(log, file=sys.stderr)
+        return code
 
 
 def _proxy_headless(options: session_types.CaptureOptions) -> int:
@@ -256,6 +300,21 @@ def _proxy_headless(options: session_types.CaptureOptions) -> int:
         for problem in live.reader.problems:
             print(f"xdsspy: {live.record}: {problem}", file=sys.stderr)
         return live.wait()
+
+
+def _view(args: argparse.Namespace) -> int:
+    from xdsspy.record import reader as reader_mod
+
+    _load_schemas(args)
+    reader_mod.RecordingReader(args.file).close()  # not a recording: one clear line, before the screen clears
+    if not (sys.stdout.isatty() and sys.stdin.isatty()):
+        print("xdsspy: view needs a terminal; `xdsspy show FILE` prints the same timeline", file=sys.stderr)
+        return 2
+    from xdsspy.tui import app as tui_app
+
+    app = tui_app.make_app(args.file, follow=args.follow)
+    app.run()
+    return app.return_code or 0
 
 
 def _export(args: argparse.Namespace) -> int:

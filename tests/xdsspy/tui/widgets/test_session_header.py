@@ -1,0 +1,25 @@
+"""The header and the push-rate sparklines: the facts of a session at a glance."""
+
+from __future__ import annotations
+
+from textual.widgets import Sparkline
+
+from xdsspy.testing import pilot as pilot_mod
+from xdsspy.tui.widgets import session_header
+
+SIZE = (120, 40)
+
+
+async def test_the_header_says_file_size_envoys_rates_and_nacks() -> None:
+    seen = pilot_mod.Seen()
+    app = pilot_mod.sample_app("sotw-nack.xdsspy")
+    async with app.run_test(size=SIZE, message_hook=seen.hook) as pilot:
+        await seen.until(pilot, seen.indexed, "the index")
+        assert app.main is not None
+        text = str(app.main.query_one("#header").render())
+        for words in ("sotw-nack.xdsspy", "kB", "1 Envoy", "msg/s", "1 NACK", "[BROWSE]", "21 messages"):
+            assert words in text, words
+        rates = app.main.query_one(session_header.PushRates)
+        cds = rates.query_one("#rate-CDS", Sparkline)
+        assert sum(cds.data or []) == 3  # three CDS pushes in the recording
+        assert "3 push(es)" in str(cds.tooltip)

@@ -1,0 +1,70 @@
+"""The header: the recording, its size, Envoys, messages per second, NACKs, and push-rate sparklines."""
+
+from __future__ import annotations
+
+import os
+
+from rich import text as rich_text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Label
+from textual.widgets import Sparkline
+from textual.widgets import Static
+
+from xdsspy.frontends import render
+from xdsspy.viewmodel import index as index_mod
+
+RATE_SERVICES = ("CDS", "EDS", "LDS", "RDS", "SDS")
+RATE_WINDOW_S = 60.0
+"""The sparklines show the last minute of the recording's own time (the whole of a shorter one)."""
+RATE_BUCKETS = 12
+
+
+class SessionHeader(Static):
+    """One line of facts; `update_from` redraws it from the index."""
+
+    def update_from(self, index: index_mod.RecordingIndex, *, mode: str, filter_text: str) -> None:
+        """What matters most comes first, so a narrow terminal cuts the least of it."""
+        text = rich_text.Text()
+        text.append(" xdsspy ", "bold reverse")
+        text.append(f" [{mode}] ", "bold cyan")
+        nacks = len(index.nack_rows)
+        text.append(f"{nacks} NACK{'s' if nacks != 1 else ''}", "bold red" if nacks else "green")
+        rows = index.envoys.at()
+        connected = sum(1 for row in rows if row.link is not None and row.link.open)
+        text.append(f" │ {len(rows)} Envoy{'s' if len(rows) != 1 else ''}")
+        text.append(f" ({connected} up)", "dim")
+        per_s, bytes_per_s = index.recent_rates()
+        text.append(f" │ {per_s:,.0f} msg/s {render.size_text(int(bytes_per_s))}/s")
+        try:
+            size = os.path.getsize(index.path)
+        except OSError:
+            size = 0
+        text.append(f" │ {os.path.basename(index.path)} ", "bold")
+        text.append(f"{render.size_text(size)}, {index.messages:,} messages", "dim")
+        if not index.done and mode != "LIVE":
+            text.append(" indexing…", "yellow")
+        if filter_text:
+            text.append(f" │ filter: {filter_text}", "magenta")
+        self.update(text)
+
+
+class PushRates(Horizontal):
+    """A push-rate sparkline per type, so that a push storm shows."""
+
+    def compose(self) -> ComposeResult:
+        for service in RATE_SERVICES:
+            yield Label(f" {service} ", classes="rate-label")
+            yield Sparkline([0.0], id=f"rate-{service}", classes="rate")
+
+    def update_from(self, index: index_mod.RecordingIndex) -> None:
+        end = index.last_ns
+        if not end:
+            return
+        start = max(index.first_ns, end - int(RATE_WINDOW_S * 1e9))
+        for service in RATE_SERVICES:
+            series = index.rates.series(service, start, end, RATE_BUCKETS)
+            sparkline = self.query_one(f"#rate-{service}", Sparkline)
+            sparkline.data = [float(v) for v in series]
+            total = sum(series)
+            sparkline.tooltip = f"{service}: {total} push(es) in the last {(end - start) / 1e9:.0f} s"
