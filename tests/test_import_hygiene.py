@@ -51,6 +51,7 @@ HEADLESS_CORE = [
     "xdsspy.viewmodel.envoy_config",
     "xdsspy.viewmodel.history",
     "xdsspy.viewmodel.saving",
+    "xdsspy.viewmodel.words",
     "xdsspy.state.timeline",
     "xdsspy.state.tracker",
     "xdsspy.record.reader",

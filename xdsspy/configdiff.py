@@ -37,6 +37,7 @@ from xdsspy import listkeys
 from xdsspy.decode import schemas
 from xdsspy.decode import tree
 from xdsspy.decode import versions
+from xdsspy.viewmodel import words
 
 MAX_DEPTH = 100
 """Nesting past which a subtree is compared whole (one CHANGED), never recursed into."""
@@ -435,7 +436,7 @@ def format_value(value: Any, width: int = 60) -> str:
     if value is MISSING:
         return "(missing)"
     if isinstance(value, str):
-        return _shorten(_quote(value), width)
+        return words.shorten(_quote(value), width)
     text = ""
     for piece in _pieces(value, 0, max(12, width // 2)):
         text += piece
@@ -454,16 +455,6 @@ def format_change(change: FieldChange, width: int = 60) -> str:
     if change.kind == ChangeKind.MOVED:
         return f"~ {where}: position {change.old} → {change.new}"
     return f"{where}: {format_value(change.old, width)} → {format_value(change.new, width)}"
-
-
-def _shorten(text: str, width: int) -> str:
-    """Keep the head and the tail, where names and versions differ."""
-    if len(text) <= width:
-        return text
-    if width < 3:
-        return text[:width]
-    tail = (width - 1) // 2
-    return f"{text[: width - 1 - tail]}…{text[len(text) - tail :]}"
 
 
 def _quote(text: str) -> str:
@@ -487,7 +478,7 @@ def _pieces(value: Any, depth: int, string_width: int) -> Iterator[str]:
             yield from _pieces(item, depth + 1, string_width)
         yield "]"
     elif isinstance(value, str):
-        yield _shorten(_quote(value), string_width)
+        yield words.shorten(_quote(value), string_width)
     elif value is None or isinstance(value, (bool, int, float)):
         yield json.dumps(value)
     else:

@@ -12,40 +12,19 @@ no resource body is ever decoded to draw them.
 from __future__ import annotations
 
 import dataclasses
-import functools
-from collections.abc import Sequence
 
 from rich import text as rich_text
 
 from xdsspy import grpc_status
 from xdsspy import model
-from xdsspy import timefmt
-from xdsspy.decode import methods
 from xdsspy.state import protocol
 from xdsspy.state import tracker
 from xdsspy.viewmodel import rows
+from xdsspy.viewmodel import words
 
 Text = rich_text.Text
 V = protocol.VerdictKind
 
-ARROWS = {"request": "→", "response": "←"}
-"""Read with the node on the left: "node →" is Envoy sending, "node ←" is Envoy receiving."""
-
-VERDICT_LABELS = {
-    V.INITIAL: "INITIAL",
-    V.RECONNECT: "RECONNECT",
-    V.ACK: "ACK",
-    V.NACK: "NACK",
-    V.STALE: "STALE",
-    V.SUBSCRIPTION: "SUBSCRIBE",
-    V.UNKNOWN_NONCE: "NONCE?",
-    V.PUSH: "PUSH",
-    V.HEARTBEAT: "HEARTBEAT",
-    V.POLL: "POLL",
-    V.NOT_MODIFIED: "304",
-    V.HTTP_ERROR: "HTTP ERR",
-    V.OTHER: "",
-}
 VERDICT_STYLES = {
     V.NACK: "bold red",
     V.ACK: "green",
@@ -61,87 +40,6 @@ VERDICT_STYLES = {
     V.HTTP_ERROR: "bold red",
 }
 GAP_STYLE = "bold white on red"
-ERROR_WIDTH = 300
-"""NACK errors longer than this are cut on the one-line view (Envoy lists every failing resource)."""
-NAMES_SHOWN = 5
-
-
-# -- small formatters ----------------------------------------------------------------------------
-
-
-def shorten(text: str, width: int) -> str:
-    """Keep the head and the tail, which is where nonces and versions differ (UUIDs, counters)."""
-    if len(text) <= width:
-        return text
-    if width < 3:
-        return text[:width]
-    tail = (width - 1) // 2
-    return f"{text[: width - 1 - tail]}…{text[len(text) - tail :]}"
-
-
-@functools.lru_cache(maxsize=1024)
-def _clock_second(seconds: int) -> str:
-    return timefmt.clock(seconds * 1_000_000_000)[:8]
-
-
-def clock(wall_ns: int) -> str:
-    """Local time of day with milliseconds (latencies are shown apart, in ms)."""
-    seconds, nanos = divmod(wall_ns, 1_000_000_000)
-    return f"{_clock_second(seconds)}.{nanos // 1_000_000:03d}"
-
-
-def size_text(n: int) -> str:
-    if n < 10_000:
-        return f"{n} B"
-    if n < 10_000_000:
-        return f"{n / 1000:.1f} kB"
-    return f"{n / 1_000_000:.1f} MB"
-
-
-def latency_text(ms: float) -> str:
-    return f"{ms:.1f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
-
-
-def type_name(type_url: str) -> str:
-    return type_url[type_url.rfind("/") + 1 :]
-
-
-def short_type(type_url: str) -> str:
-    """Cluster, Listener, ClusterLoadAssignment...; v2 types say so, since they decode differently."""
-    name = type_name(type_url)
-    short = name[name.rfind(".") + 1 :]
-    if name.startswith("envoy.api.v2.") or ".v2." in name:
-        short += "(v2)"
-    return short
-
-
-def short_node(node: str) -> str:
-    """The node column: Istio's "sidecar~IP~POD.NS~NS.svc.cluster.local" is known by its POD.NS."""
-    parts = node.split("~")
-    if len(parts) == 4 and parts[2]:
-        return parts[2]
-    return node
-
-
-def method_label(method: str) -> str:
-    """A method as people name it: "ADS StreamAggregatedResources", "LRS StreamLoadStats", "CDS /v3/..."."""
-    info = methods.classify(method) if method else None
-    if info is None or not info.service:
-        return method or "?"
-    version = " v2" if info.api_version == "v2" else ""
-    if info.rest:
-        return f"{info.service}{version} {method}"
-    return f"{info.service}{version} {method[method.rfind('/') + 1 :]}"
-
-
-def names_text(names: Sequence[str], limit: int = NAMES_SHOWN) -> str:
-    shown = ", ".join(n or '""' for n in names[:limit])
-    return shown + (f" … +{len(names) - limit} more" if len(names) > limit else "")
-
-
-def one_line(text: str) -> str:
-    """Envoy's NACK messages hold newlines and runs of spaces; a timeline line must not."""
-    return " ".join(text.split())
 
 
 # -- lines ----------------------------------------------------------------------------------------
@@ -157,7 +55,7 @@ class Columns:
     nonce: int = 8
 
     def cell(self, name: str, value: str, cap: int) -> str:
-        value = shorten(value, cap)
+        value = words.shorten(value, cap)
         width = max(getattr(self, name), len(value))
         setattr(self, name, width)
         return value.ljust(width)
@@ -197,28 +95,15 @@ def _head(step: tracker.Step, columns: Columns) -> _Parts:
     """#seq, time, connection/stream and node: the start of every stream line."""
     line = _Parts()
     line.add(f"#{step.seq:<5}", "dim")
-    line.add(f" {clock(step.wall_ns)} ")
+    line.add(f" {words.clock(step.wall_ns)} ")
     line.add(f"c{step.connection}/s{step.stream}".ljust(7), "dim")
     line.add(" ")
     if not step.node:
         node = columns.cell("node", "", 28)  # an event of no Envoy yet (a stream's open line)
     else:
-        node = columns.cell("node", short_node(step.node) if step.node_known else "?", 28)
+        node = columns.cell("node", words.short_node(step.node) if step.node_known else "?", 28)
     line.add(node, "bold" if step.node_known else "dim")
     return line
-
-
-def rejected_names(nack: protocol.Verdict, push: protocol.Verdict | None) -> tuple[str, ...]:
-    """Which resources a NACK is about: those its error names, else those the rejected push changed.
-
-    Envoy rejects a whole update, but the culprit is among what changed: resources resent
-    byte-identical were accepted before (the tracker marks only the changed ones NACKED too).
-    """
-    if nack.nacked_names:
-        return nack.nacked_names
-    if push is not None and (push.added or push.updated):
-        return push.added + push.updated
-    return nack.rejected_names
 
 
 def _details(verdict: protocol.Verdict, answered: tracker.Step | None) -> _Parts:
@@ -233,25 +118,25 @@ def _details(verdict: protocol.Verdict, answered: tracker.Step | None) -> _Parts
         changed = [f"+{n}" for n in verdict.added] + [f"~{n}" for n in verdict.updated]
         changed += [f"-{n}" for n in verdict.removed]
         if changed:
-            out.add(f"  {names_text(changed, 3)}", "dim")
+            out.add(f"  {words.names_text(changed, 3)}", "dim")
     elif kind == V.HEARTBEAT:
         out.add(f"{len(verdict.heartbeats)} TTL refresh(es)", "dim")
     if verdict.answers_seq is not None:
         out.add(f"of #{verdict.answers_seq}")
         if verdict.latency_ms is not None:
-            out.add(f" in {latency_text(verdict.latency_ms)}")
+            out.add(f" in {words.latency_text(verdict.latency_ms)}")
     if kind == V.NACK:
-        error = one_line(verdict.error) or (
+        error = words.one_line(verdict.error) or (
             "(REST: the next poll kept the old version)"
             if verdict.rule.startswith("REST")
             else "(no error_detail: version not taken)"
         )
         out.add(": " if out else "")
-        out.add(shorten(error, ERROR_WIDTH) if len(error) > ERROR_WIDTH else error, "red")
+        out.add(words.shorten(error, words.ERROR_WIDTH) if len(error) > words.ERROR_WIDTH else error, "red")
         push = answered.verdict if answered is not None else None
-        names = rejected_names(verdict, push)
+        names = words.rejected_names(verdict, push)
         if names:
-            out.add(f" — rejected: {names_text(names)}", "bold red")
+            out.add(f" — rejected: {words.names_text(names)}", "bold red")
     elif kind == V.UNKNOWN_NONCE:
         out.add("its nonce was never sent on this stream", "magenta")
     elif kind in (V.NOT_MODIFIED, V.HTTP_ERROR):
@@ -260,9 +145,9 @@ def _details(verdict: protocol.Verdict, answered: tracker.Step | None) -> _Parts
     if verdict.wildcard and kind in (V.INITIAL, V.RECONNECT, V.SUBSCRIPTION):  # not on every ACK
         subscriptions.append(f"wildcard ({verdict.wildcard})")
     if verdict.subscribed and verdict.subscribed != ("*",):
-        subscriptions.append(f"subscribe {names_text(verdict.subscribed, 3)}")
+        subscriptions.append(f"subscribe {words.names_text(verdict.subscribed, 3)}")
     if verdict.unsubscribed:
-        subscriptions.append(f"unsubscribe {names_text(verdict.unsubscribed, 3)}")
+        subscriptions.append(f"unsubscribe {words.names_text(verdict.unsubscribed, 3)}")
     if subscriptions:
         out.add(("  " if out else "") + "; ".join(subscriptions), "cyan")
     return out
@@ -274,30 +159,30 @@ def message_line(
     """The line of one message step; `answered` is the response step an ACK/NACK refers to, if known."""
     columns = columns or Columns()
     line = _head(step, columns)
-    line.add(f" {ARROWS.get(step.direction, '?')} ", "bold")
+    line.add(f" {words.ARROWS.get(step.direction, '?')} ", "bold")
     verdict = step.verdict
     env = step.envelope
     if verdict is None or env is None or not env.is_discovery or (env.problem and not verdict.type_url):
         # Not xDS, or bytes that did not parse as the method's message: the method says more.
-        line.add(method_label(step.method), "magenta")
-        line.add(f"  {size_text(step.size)}")
+        line.add(words.method_label(step.method), "magenta")
+        line.add(f"  {words.size_text(step.size)}")
         if env is not None and env.problem:
-            line.add(f"  ⚠ {one_line(env.problem)}", "yellow")
+            line.add(f"  ⚠ {words.one_line(env.problem)}", "yellow")
         return line.text()
-    line.add(columns.cell("type", short_type(verdict.type_url) or "?", 28))
+    line.add(columns.cell("type", words.short_type(verdict.type_url) or "?", 28))
     version = env.version
     line.add(" " + columns.cell("version", version or "-", 16), "" if version else "dim")
     nonce = env.nonce or env.response_nonce
     line.add(" " + columns.cell("nonce", nonce or "-", 9), "" if nonce else "dim")
-    line.add(f" {size_text(step.size):>8} ", "dim")
+    line.add(f" {words.size_text(step.size):>8} ", "dim")
     style = VERDICT_STYLES.get(verdict.kind, "")
-    line.add(VERDICT_LABELS[verdict.kind].ljust(9), style)
+    line.add(words.VERDICT_LABELS[verdict.kind].ljust(9), style)
     details = _details(verdict, answered)
     if details:
         line.add(" ")
         line.extend(details)
     if env.problem and verdict.kind not in (V.NOT_MODIFIED, V.HTTP_ERROR):
-        line.add(f"  ⚠ {one_line(env.problem)}", "yellow")
+        line.add(f"  ⚠ {words.one_line(env.problem)}", "yellow")
     if verdict.kind in (V.HEARTBEAT, V.NOT_MODIFIED, V.POLL):
         return line.text("dim")
     return line.text()
@@ -311,21 +196,21 @@ def nack_detail(nack: protocol.Verdict, answered: tracker.Step | None) -> list[T
     if answered is not None and answered.envelope is not None:
         env = answered.envelope
         rejected.add(f"#{answered.seq} ", "bold")
-        rejected.add(f"{short_type(nack.type_url)} version {env.version or '-'!r} nonce {env.nonce!r}")
+        rejected.add(f"{words.short_type(nack.type_url)} version {env.version or '-'!r} nonce {env.nonce!r}")
     elif nack.answers_seq is not None:
-        rejected.add(f"#{nack.answers_seq} {short_type(nack.type_url)}")
+        rejected.add(f"#{nack.answers_seq} {words.short_type(nack.type_url)}")
     else:
         rejected.add("a response this recording does not hold")
     if nack.rejected_names:
-        rejected.add(f": {len(nack.rejected_names)} resource(s) {names_text(nack.rejected_names, 20)}")
+        rejected.add(f": {len(nack.rejected_names)} resource(s) {words.names_text(nack.rejected_names, 20)}")
     push = answered.verdict if answered is not None else None
     if push is not None and (push.added or push.updated or push.removed):
         changed = [f"+{n}" for n in push.added] + [f"~{n}" for n in push.updated]
         changed += [f"-{n}" for n in push.removed]
-        rejected.add(f" (changed: {names_text(changed, 20)})", "bold")
+        rejected.add(f" (changed: {words.names_text(changed, 20)})", "bold")
     lines.append(rejected.text())
-    error = one_line(nack.error)
-    if len(error) > ERROR_WIDTH:
+    error = words.one_line(nack.error)
+    if len(error) > words.ERROR_WIDTH:
         lines.append(Text(f"        error: {nack.error.strip()}", "red"))
     return lines
 
@@ -346,22 +231,22 @@ def event_line(event: model.Event, node: str = "", columns: Columns | None = Non
     if isinstance(event, model.StreamOpened):
         line = _head(step, columns)
         line.add(" open ", "bold")
-        line.add(method_label(event.method))
+        line.add(words.method_label(event.method))
         line.add(f"  from {event.peer}", "dim")
         return line.text()
     if isinstance(event, model.StreamClosed):
         line = _head(step, columns)
         line.add(" close ", "bold")
-        line.add(method_label(event.method))
+        line.add(words.method_label(event.method))
         status = grpc_status.name(event.code)
         details = f" {event.details!r}" if event.details else ""
         line.add(f"  {status}{details}", "dim" if event.code == 0 else "yellow")
         line.add(f" ({event.cause})", "dim")
         return line.text()
-    when = clock(event.wall_ns)
+    when = words.clock(event.wall_ns)
     if isinstance(event, model.Gap):
         return Text(
-            f"GAP at {when}: {event.records_lost} records ({size_text(event.bytes_lost)}, seq "
+            f"GAP at {when}: {event.records_lost} records ({words.size_text(event.bytes_lost)}, seq "
             f"{event.first_seq}-{event.last_seq}) are missing from the recording: {event.reason}",
             GAP_STYLE,
         )
@@ -386,7 +271,7 @@ def event_line(event: model.Event, node: str = "", columns: Columns | None = Non
 def quiet_polls_line(run: rows.QuietRun) -> Text:
     """The one line that stands for a run of REST polls answered 304 Not Modified."""
     line = _Parts()
-    line.add(f"       ⋯ {short_node(run.node)} {short_type(run.type_url)}: ", "dim")
+    line.add(f"       ⋯ {words.short_node(run.node)} {words.short_type(run.type_url)}: ", "dim")
     line.add(f"{run.count} more poll(s) answered 304 Not Modified", "dim")
-    line.add(f" ({clock(run.first_ns)} – {clock(run.last_ns)})", "dim")
+    line.add(f" ({words.clock(run.first_ns)} – {words.clock(run.last_ns)})", "dim")
     return line.text()

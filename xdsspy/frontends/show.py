@@ -28,6 +28,7 @@ from xdsspy.state import tracker
 from xdsspy.viewmodel import filterexpr
 from xdsspy.viewmodel import filters
 from xdsspy.viewmodel import rows as rows_mod
+from xdsspy.viewmodel import words
 
 Text = rich_text.Text
 V = render.V
@@ -150,12 +151,12 @@ class Show:
         if self.filter.node:
             node_test = filterexpr.compile(f"~node {filterexpr.quote(self.filter.node)}")
             if not any(node_test(types.SimpleNamespace(node=n)) for n in self.nodes_seen):
-                seen = render.names_text(sorted(self.nodes_seen), 10) or "none"
+                seen = words.names_text(sorted(self.nodes_seen), 10) or "none"
                 out.append(f"no message from node {self.filter.node!r} (nodes seen: {seen})")
         if self.filter.type:
             matches = filters.type_matcher(self.filter.type)
             if not any(matches(t) for t in self.types_seen):
-                seen = ", ".join(sorted({render.short_type(t) for t in self.types_seen})) or "none"
+                seen = ", ".join(sorted({words.short_type(t) for t in self.types_seen})) or "none"
                 out.append(f"no message of type {self.filter.type!r} (types seen: {seen})")
         return out
 

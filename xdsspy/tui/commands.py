@@ -10,8 +10,8 @@ from textual.command import Hit
 from textual.command import Hits
 from textual.command import Provider
 
-from xdsspy.frontends import render
 from xdsspy.viewmodel import filterexpr
+from xdsspy.viewmodel import words
 
 FILTERS = (
     ("Only NACKs", "~nack", "the pushes Envoy rejected"),
@@ -50,7 +50,7 @@ class XdsspyCommands(Provider):
             )
         for row in main.index.envoys.at():
             node = row.identity.node
-            short = render.short_node(node)
+            short = words.short_node(node)
             only = filterexpr.compile(f"~node {filterexpr.quote(node)}")
             found.append((f"Filter: only Envoy {short}", partial(main.apply_filter, only), node))
             found.append((f"Resources of Envoy {short}", partial(main._open_resources, node), node))

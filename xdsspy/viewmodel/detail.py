@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Mapping
-from collections.abc import Sequence
 from typing import Any
 
 from xdsspy import configdiff
@@ -32,17 +31,15 @@ from xdsspy import model
 from xdsspy import timefmt
 from xdsspy.decode import discovery
 from xdsspy.decode import envelope
-from xdsspy.decode import methods
 from xdsspy.decode import resources
 from xdsspy.export import decoded as decoded_export
 from xdsspy.state import protocol
 from xdsspy.state import tracker
 from xdsspy.viewmodel import index as index_mod
 from xdsspy.viewmodel import rows
+from xdsspy.viewmodel import words
 
 V = protocol.VerdictKind
-ERROR_WIDTH = 300  # the summary line cuts a NACK error here; NackDetail.error keeps it whole
-NAMES_SHOWN = 5
 
 
 class Change(enum.StrEnum):
@@ -100,7 +97,7 @@ class NackDetail:
     code: int | None  # error_detail's gRPC code; None without error_detail (REST, version fallback)
     rejected_seq: int | None
     named: tuple[str, ...]  # the resources the error names
-    culprits: tuple[str, ...]  # what the NACK is about (see `culprits`)
+    culprits: tuple[str, ...]  # what the NACK is about (see `words.rejected_names`)
     push: MessageDetail | None
 
 
@@ -143,20 +140,6 @@ def diff_of(index: index_mod.RecordingIndex, detail: MessageDetail, name: str) -
     if resource.change != Change.UPDATED or resource.field_changes is not None:
         return resource
     return _with_diff(_Messages(index), resource, body)
-
-
-def culprits(nack: protocol.Verdict, push: protocol.Verdict | None) -> tuple[str, ...]:
-    """Which resources a NACK is about: those its error names, else those the rejected push changed.
-
-    Envoy rejects a whole update, but the culprit is among what changed: resources resent byte-identical
-    were accepted before. The same rule as `frontends.render.rejected_names` (which imports rich, so it
-    is repeated here rather than imported; render may call this one instead).
-    """
-    if nack.nacked_names:
-        return nack.nacked_names
-    if push is not None and (push.added or push.updated):
-        return push.added + push.updated
-    return nack.rejected_names
 
 
 def _find(detail: MessageDetail, name: str) -> tuple[ResourceDetail, Any] | None:
@@ -290,7 +273,7 @@ def _with_nack(
     row = detail.row
     error = row.step.envelope.error_detail if row.step.envelope is not None else None
     push_row = _push_row(messages.index, verdict)
-    named = culprits(verdict, push_row.step.verdict if push_row is not None else None)
+    named = words.rejected_names(verdict, push_row.step.verdict if push_row is not None else None)
     problem = ""
     push = None
     if push_row is not None:
@@ -403,64 +386,7 @@ def _removed(
     )
 
 
-# -- words ----------------------------------------------------------------------------------------
-# Plain-text versions of what frontends.render draws (render imports rich, which this module must not).
-
-_LABELS = {
-    V.INITIAL: "INITIAL",
-    V.RECONNECT: "RECONNECT",
-    V.ACK: "ACK",
-    V.NACK: "NACK",
-    V.STALE: "STALE",
-    V.SUBSCRIPTION: "SUBSCRIBE",
-    V.UNKNOWN_NONCE: "NONCE?",
-    V.PUSH: "PUSH",
-    V.HEARTBEAT: "HEARTBEAT",
-    V.POLL: "POLL",
-    V.NOT_MODIFIED: "304",
-    V.HTTP_ERROR: "HTTP ERR",
-    V.OTHER: "",
-}
-
-
-def _shorten(text: str, width: int) -> str:
-    if len(text) <= width:
-        return text
-    tail = (width - 1) // 2
-    return f"{text[: width - 1 - tail]}…{text[len(text) - tail :]}"
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _names(names: Sequence[str], limit: int = NAMES_SHOWN) -> str:
-    shown = ", ".join(n or '""' for n in names[:limit])
-    return shown + (f" … +{len(names) - limit} more" if len(names) > limit else "")
-
-
-def _short_type(type_url: str) -> str:
-    name = type_url.rpartition("/")[2]
-    short = name.rpartition(".")[2]
-    return short + ("(v2)" if name.startswith("envoy.api.v2.") or ".v2." in name else "")
-
-
-def _method_label(method: str) -> str:
-    info = methods.classify(method) if method else None
-    if info is None or not info.service:
-        return method or "?"
-    version = " v2" if info.api_version == "v2" else ""
-    return f"{info.service}{version} {method if info.rest else method.rpartition('/')[2]}"
-
-
-def _size(n: int) -> str:
-    if n < 10_000:
-        return f"{n} B"
-    return f"{n / 1000:.1f} kB" if n < 10_000_000 else f"{n / 1_000_000:.1f} MB"
-
-
-def _latency(ms: float) -> str:
-    return f"{ms:.1f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+# -- summaries ------------------------------------------------------------------------------------
 
 
 def _summary(step: tracker.Step, answered: tracker.Step | None) -> str:
@@ -468,52 +394,54 @@ def _summary(step: tracker.Step, answered: tracker.Step | None) -> str:
     verdict, env = step.verdict, step.envelope
     direction = "request" if step.direction == model.Direction.REQUEST else "response"
     if verdict is None or env is None or not env.is_discovery or (env.problem and not verdict.type_url):
-        text = f"#{step.seq} {_method_label(step.method)} {direction}, {_size(step.size)}"
-        return text + (f" (problem: {_one_line(env.problem)})" if env is not None and env.problem else "")
+        text = f"#{step.seq} {words.method_label(step.method)} {direction}, {words.size_text(step.size)}"
+        return text + (
+            f" (problem: {words.one_line(env.problem)})" if env is not None and env.problem else ""
+        )
     nonce = env.nonce or env.response_nonce
     text = (
-        f"#{step.seq} {_short_type(verdict.type_url) or '?'} {direction}, version {env.version or '-'}, "
-        f"nonce {nonce or '-'}: {_LABELS[verdict.kind]}"
+        f"#{step.seq} {words.short_type(verdict.type_url) or '?'} {direction}, version {env.version or '-'}, "
+        f"nonce {nonce or '-'}: {words.VERDICT_LABELS[verdict.kind]}"
     )
-    words = _verdict_words(verdict, answered)
-    return f"{text} {words}" if words else text
+    meaning = _verdict_words(verdict, answered)
+    return f"{text} {meaning}" if meaning else text
 
 
 def _verdict_words(verdict: protocol.Verdict, answered: tracker.Step | None) -> str:
     kind = verdict.kind
-    words: list[str] = []
+    parts: list[str] = []
     if kind == V.PUSH:
         counts = f"+{len(verdict.added)} ~{len(verdict.updated)} -{len(verdict.removed)}"
         counts += f" ={verdict.unchanged}" if verdict.unchanged else ""
         changed = [f"+{n}" for n in verdict.added] + [f"~{n}" for n in verdict.updated]
         changed += [f"-{n}" for n in verdict.removed]
-        words.append(f"{counts} ({_names(changed)})" if changed else counts)
+        parts.append(f"{counts} ({words.names_text(changed)})" if changed else counts)
     elif kind == V.HEARTBEAT:
-        words.append(f"{len(verdict.heartbeats)} TTL refresh(es)")
+        parts.append(f"{len(verdict.heartbeats)} TTL refresh(es)")
     elif kind in (V.NOT_MODIFIED, V.HTTP_ERROR):
-        words.append(verdict.rule)
+        parts.append(verdict.rule)
     elif kind == V.UNKNOWN_NONCE:
-        words.append("its nonce was never sent on this stream")
+        parts.append("its nonce was never sent on this stream")
     if verdict.answers_seq is not None:
-        latency = f" in {_latency(verdict.latency_ms)}" if verdict.latency_ms is not None else ""
-        words.append(f"of #{verdict.answers_seq}{latency}")
+        latency = f" in {words.latency_text(verdict.latency_ms)}" if verdict.latency_ms is not None else ""
+        parts.append(f"of #{verdict.answers_seq}{latency}")
     if kind == V.NACK:
-        error = _one_line(verdict.error) or (
+        error = words.one_line(verdict.error) or (
             "(REST: the next poll kept the old version)"
             if verdict.rule.startswith("REST")
             else "(no error_detail: version not taken)"
         )
-        words.append(f"error: {_shorten(error, ERROR_WIDTH)}")
-        named = culprits(verdict, answered.verdict if answered is not None else None)
+        parts.append(f"error: {words.shorten(error, words.ERROR_WIDTH)}")
+        named = words.rejected_names(verdict, answered.verdict if answered is not None else None)
         if named:
-            words.append(f"rejected: {_names(named)}")
+            parts.append(f"rejected: {words.names_text(named)}")
     if verdict.wildcard and kind in (V.INITIAL, V.RECONNECT, V.SUBSCRIPTION):
-        words.append(f"wildcard ({verdict.wildcard})")
+        parts.append(f"wildcard ({verdict.wildcard})")
     if verdict.subscribed and verdict.subscribed != ("*",):
-        words.append(f"subscribe {_names(verdict.subscribed)}")
+        parts.append(f"subscribe {words.names_text(verdict.subscribed)}")
     if verdict.unsubscribed:
-        words.append(f"unsubscribe {_names(verdict.unsubscribed)}")
-    return "; ".join(words)
+        parts.append(f"unsubscribe {words.names_text(verdict.unsubscribed)}")
+    return "; ".join(parts)
 
 
 def _message_facts(step: tracker.Step) -> tuple[tuple[str, str], ...]:
@@ -525,7 +453,7 @@ def _message_facts(step: tracker.Step) -> tuple[tuple[str, str], ...]:
         ("node", step.node),
         ("method", step.method),
         ("direction", f"{step.direction} ({arrow})"),
-        ("size", _size(step.size)),
+        ("size", words.size_text(step.size)),
     )
 
 
@@ -573,15 +501,16 @@ def _event(row: rows.Row) -> MessageDetail:
 def _event_summary(event: model.Event) -> str:
     """What a row that is not a message stands for, in one line."""
     if isinstance(event, model.StreamOpened):
-        return f"open {_method_label(event.method)} from {event.peer}, {len(event.metadata)} header(s)"
+        return f"open {words.method_label(event.method)} from {event.peer}, {len(event.metadata)} header(s)"
     if isinstance(event, model.StreamClosed):
         details = f" {event.details!r}" if event.details else ""
-        return f"close {_method_label(event.method)}: {grpc_status.name(event.code)}{details} ({event.cause})"
+        status = grpc_status.name(event.code)
+        return f"close {words.method_label(event.method)}: {status}{details} ({event.cause})"
     if isinstance(event, model.ResponseHeadersSeen):
         return f"response headers ({f'HTTP {event.http_status}' if event.http_status else 'gRPC'})"
     if isinstance(event, model.Gap):
         return (
-            f"GAP: {event.records_lost} records ({_size(event.bytes_lost)}, seq {event.first_seq}-"
+            f"GAP: {event.records_lost} records ({words.size_text(event.bytes_lost)}, seq {event.first_seq}-"
             f"{event.last_seq}) are missing from the recording: {event.reason}"
         )
     if isinstance(event, model.Note):
@@ -600,7 +529,7 @@ def _quiet(row: rows.Row) -> MessageDetail:
     run = row.quiet
     assert run is not None
     summary = (
-        f"{run.polls} more poll(s) of {run.node} for {_short_type(run.type_url)}, {run.count} answered "
+        f"{run.polls} more poll(s) of {run.node} for {words.short_type(run.type_url)}, {run.count} answered "
         f"304 Not Modified, {timefmt.clock(run.first_ns)} – {timefmt.clock(run.last_ns)} "
         f"(#{run.first_seq} – #{run.last_seq})"
     )

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from xdsspy.decode import methods
 from xdsspy.state import protocol
+from xdsspy.viewmodel import words
 
 V = protocol.VerdictKind
 
@@ -64,14 +65,6 @@ class BadArgument(Exception):
 # -- resource types -------------------------------------------------------------------------------
 
 
-def _type_name(type_url: str) -> str:
-    return type_url[type_url.rfind("/") + 1 :]
-
-
-def _is_v2(name: str) -> bool:
-    return name.startswith("envoy.api.v2.") or ".v2." in name
-
-
 @functools.cache
 def _service_types() -> dict[str, frozenset[str]]:
     """CDS -> {envoy.config.cluster.v3.Cluster, envoy.api.v2.Cluster}; ADS, LRS, CSDS, HDS -> {}."""
@@ -80,7 +73,7 @@ def _service_types() -> dict[str, frozenset[str]]:
         if info.service:
             names = found[info.service.upper()]
             if info.implied_type_url:
-                names.add(_type_name(info.implied_type_url))
+                names.add(words.type_name(info.implied_type_url))
     return {service: frozenset(names) for service, names in found.items()}
 
 
@@ -90,10 +83,10 @@ def type_matcher(wanted: str) -> Callable[[str], bool]:
     alike. The empty type URL never matches. Results are cached per type URL."""
     text = wanted.strip()
     if "/" in text or "." in text:
-        full = _type_name(text)
+        full = words.type_name(text)
 
         def matches(type_url: str) -> bool:
-            return bool(type_url) and _type_name(type_url) == full
+            return bool(type_url) and words.type_name(type_url) == full
 
     else:
         v2_only = text.lower().endswith("(v2)")
@@ -102,8 +95,8 @@ def type_matcher(wanted: str) -> Callable[[str], bool]:
         services = _service_types().get(word.upper(), frozenset())
 
         def matches(type_url: str) -> bool:
-            name = _type_name(type_url)
-            if not name or (v2_only and not _is_v2(name)):
+            name = words.type_name(type_url)
+            if not name or (v2_only and not words.is_v2(name)):
                 return False
             return name[name.rfind(".") + 1 :].lower() == short or name in services
 
@@ -113,7 +106,7 @@ def type_matcher(wanted: str) -> Callable[[str], bool]:
 @functools.lru_cache(maxsize=1024)
 def _type_words(type_url: str) -> str:
     """What a quick search sees of a type: its short name and the services that carry it, lower case."""
-    name = _type_name(type_url)
+    name = words.type_name(type_url)
     services = [service for service, names in _service_types().items() if name in names]
     return "\n".join([name[name.rfind(".") + 1 :], *services]).lower()
 
@@ -168,12 +161,6 @@ def _glob(pattern: str, token: str) -> Callable[[str], bool]:
     return lambda text: text == pattern or match(text) is not None
 
 
-def _istio_short(node: str) -> str:
-    """Istio's "sidecar~IP~POD.NS~NS.svc.cluster.local" -> "POD.NS"; other ids unchanged."""
-    parts = node.split("~")
-    return parts[2] if len(parts) == 4 and parts[2] else node
-
-
 def _node_test(argument: str) -> Test:
     matches = _glob(argument, "~node")
     seen: dict[str, bool] = {}  # few nodes, many rows
@@ -182,7 +169,7 @@ def _node_test(argument: str) -> Test:
         node = s.node
         hit = seen.get(node)
         if hit is None:
-            short = _istio_short(node)
+            short = words.short_node(node)
             hit = matches(node) or (short != node and matches(short))
             if len(seen) >= _CACHED_NODES:
                 seen.clear()

@@ -42,6 +42,7 @@ from xdsspy.viewmodel import envoy_config
 from xdsspy.viewmodel import index as index_mod
 from xdsspy.viewmodel import refs
 from xdsspy.viewmodel import rows as rows_mod
+from xdsspy.viewmodel import words
 
 Document = dict[str, Any]
 _ADMIN = "type.googleapis.com/envoy.admin.v3."
@@ -316,16 +317,10 @@ def save(
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def short_node(node: str) -> str:
-    """Istio's "sidecar~IP~POD.NS~NS.svc.cluster.local" is known by its POD.NS; other ids as they are."""
-    parts = node.split("~")
-    return parts[2] if len(parts) == 4 and parts[2] else node
-
-
 def default_name(kind: str, node: str, seq: int, fmt: str) -> str:
     """`xdsspy-state-reviews-v1.default-at-1234.yaml`: safe characters only, the node shortened."""
     pieces = ["xdsspy", kind]
-    short = _UNSAFE.sub("_", short_node(node)).strip("._-")[:80]
+    short = _UNSAFE.sub("_", words.short_node(node)).strip("._-")[:80]
     if short:
         pieces.append(short)
     name = "-".join(pieces) + f"-at-{seq}"

@@ -1,8 +1,6 @@
-"""Line formatting: short names that stay recognisable, verdict colours, loud gaps, non-xDS methods."""
+"""Line formatting: verdict colours, loud gaps, unnamed nodes, non-xDS methods (names: test_words.py)."""
 
 from __future__ import annotations
-
-import dataclasses
 
 from rich import text as rich_text
 
@@ -11,6 +9,7 @@ from xdsspy.frontends import render
 from xdsspy.state import protocol
 from xdsspy.state import tracker
 from xdsspy.testing import factories as f
+from xdsspy.viewmodel import words
 
 V = protocol.VerdictKind
 LRS = "/envoy.service.load_stats.v3.LoadReportingService/StreamLoadStats"
@@ -21,25 +20,6 @@ def style_of(line: rich_text.Text, word: str) -> str:
     start = line.plain.index(word)
     styles = [str(s.style) for s in line.spans if s.start <= start and s.end >= start + len(word)]
     return " ".join(styles) or str(line.style)
-
-
-def test_shorten_keeps_head_and_tail() -> None:
-    assert render.shorten("0ebb34-1", 9) == "0ebb34-1"
-    assert render.shorten("6f1c7a2e-3b9d-4f6a-9c1e-2d8b7a6f5e4d", 9) == "6f1c…5e4d"
-    assert len(render.shorten("x" * 100, 16)) == 16
-
-
-def test_short_names() -> None:
-    assert render.short_type("type.googleapis.com/envoy.config.cluster.v3.Cluster") == "Cluster"
-    assert render.short_type("type.googleapis.com/envoy.api.v2.Cluster") == "Cluster(v2)"
-    assert render.short_node("sidecar~10.0.0.7~reviews-v1-abc.default~default.svc.cluster.local") == (
-        "reviews-v1-abc.default"
-    )
-    assert render.short_node("sample-sotw") == "sample-sotw"
-    assert render.method_label(LRS) == "LRS StreamLoadStats"
-    assert render.method_label("/x.Y/Z") == "/x.Y/Z"
-    assert render.size_text(61_234) == "61.2 kB" and render.latency_text(15_000) == "15.0 s"
-    assert render.one_line("Invalid duration:    \nseconds: -1\n") == "Invalid duration: seconds: -1"
 
 
 def test_a_node_nobody_named_shows_as_a_question_mark_not_as_text() -> None:
@@ -61,14 +41,6 @@ def _request_with_node(node_id: str) -> bytes:
     return request.SerializeToString()
 
 
-def test_rejected_names_prefer_the_error_then_what_the_push_changed() -> None:
-    nack = protocol.Verdict(V.NACK, "r", rejected_names=("a", "b", "c"))
-    push = protocol.Verdict(V.PUSH, "r", added=("c",), updated=("b",))
-    assert render.rejected_names(dataclasses.replace(nack, nacked_names=("a",)), push) == ("a",)
-    assert render.rejected_names(nack, push) == ("c", "b")
-    assert render.rejected_names(nack, None) == ("a", "b", "c")
-
-
 def _step(verdict: protocol.Verdict | None, **fields: object) -> tracker.Step:
     base = {"seq": 9, "wall_ns": 0, "monotonic_ns": 0, "connection": 1, "stream": 2, "event": "message"}
     return tracker.Step(**{**base, "verdict": verdict, **fields})  # type: ignore[arg-type]
@@ -81,7 +53,7 @@ def test_verdict_colours() -> None:
     for kind, style in [(V.NACK, "bold red"), (V.ACK, "green"), (V.STALE, "yellow"), (V.PUSH, "blue")]:
         verdict = protocol.Verdict(kind, "rule", "type.googleapis.com/envoy.config.cluster.v3.Cluster")
         line = render.message_line(_step(verdict, envelope=env, node="n", direction="request"))
-        assert style_of(line, render.VERDICT_LABELS[kind]) == style, kind
+        assert style_of(line, words.VERDICT_LABELS[kind]) == style, kind
     heartbeat = protocol.Verdict(V.HEARTBEAT, "r", "type.googleapis.com/x.Y", heartbeats=("a",))
     line = render.message_line(_step(heartbeat, envelope=env, node="n", direction="response"))
     assert line.style == "dim", "a TTL refresh is dimmed as a whole"

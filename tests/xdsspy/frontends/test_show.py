@@ -15,6 +15,7 @@ from xdsspy import model
 from xdsspy.frontends import render
 from xdsspy.frontends import show
 from xdsspy.testing import factories as f
+from xdsspy.viewmodel import words
 
 RECORDINGS = pathlib.Path(__file__).resolve().parents[3] / "recordings"
 SAMPLES = ["sotw-nack.xdsspy", "delta-nack.xdsspy"]
@@ -51,7 +52,7 @@ def test_every_message_gets_one_line_with_a_verdict(name: str) -> None:
     lines, _ = _show(name)
     messages = [line for line in lines if MESSAGE_LINE.match(line)]
     assert len(messages) == len(_seqs(lines)) > 15
-    labels = {label for label in render.VERDICT_LABELS.values() if label}
+    labels = {label for label in words.VERDICT_LABELS.values() if label}
     for line in messages:
         assert any(f" {label} " in line or line.endswith(f" {label}") for label in labels), line
     first_push = next(line for line in messages if " PUSH " in line)

@@ -9,6 +9,7 @@ import pytest
 from xdsspy.state import protocol
 from xdsspy.viewmodel import filterexpr
 from xdsspy.viewmodel import filters
+from xdsspy.viewmodel import words
 
 V = protocol.VerdictKind
 PREFIX = "type.googleapis.com/"
@@ -111,14 +112,14 @@ def test_type_matcher_is_public_and_behaves_as_show_type() -> None:
 
 def test_type_matching_is_cached_per_type_url(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    real = filters._type_name
+    real = words.type_name
 
     def counting(type_url: str) -> str:
         calls.append(type_url)
         return real(type_url)
 
     flt = filterexpr.compile("~t eds")
-    monkeypatch.setattr(filters, "_type_name", counting)
+    monkeypatch.setattr(words, "type_name", counting)
     rows = [Row(type_url=CLUSTER), Row(type_url=EDS)] * 500
     assert sum(flt(row) for row in rows) == 500
     assert sorted(calls) == sorted([CLUSTER, EDS])

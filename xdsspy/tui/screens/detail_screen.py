@@ -30,6 +30,7 @@ from xdsspy.tui.widgets import body_view
 from xdsspy.viewmodel import detail as detail_mod
 from xdsspy.viewmodel import index as index_mod
 from xdsspy.viewmodel import rows as rows_mod
+from xdsspy.viewmodel import words
 
 RESOURCES_LISTED = 2000
 """Resource nodes put in the tree at once; a 10k push lists this many and says how many more there are."""
@@ -112,7 +113,7 @@ class DetailScreen(Screen[None]):
         if found.nack is not None:
             nack = found.nack
             label = rich_text.Text.assemble(
-                ("NACK ", "bold red"), render.shorten(render.one_line(nack.error), 80)
+                ("NACK ", "bold red"), words.shorten(words.one_line(nack.error), 80)
             )
             branch = root.add(
                 label, {"error": nack.error, "rejected": nack.rejected_seq, "names": list(nack.culprits)}
@@ -148,12 +149,12 @@ class DetailScreen(Screen[None]):
             headers = root.add(rich_text.Text(f"Headers ({len(found.headers)})", "bold"), dict(found.headers))
             for key, value in found.headers:
                 headers.add_leaf(
-                    rich_text.Text.assemble((f"{key}: ", "bold"), render.shorten(value, 100)), {key: value}
+                    rich_text.Text.assemble((f"{key}: ", "bold"), words.shorten(value, 100)), {key: value}
                 )
         if found.answers is not None:
             answers = found.answers
             latency = (
-                f" in {render.latency_text(answers.latency_ms)}" if answers.latency_ms is not None else ""
+                f" in {words.latency_text(answers.latency_ms)}" if answers.latency_ms is not None else ""
             )
             root.add_leaf(
                 rich_text.Text(f"Answers #{answers.seq} (version {answers.version or '-'}){latency}", "bold"),

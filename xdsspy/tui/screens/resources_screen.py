@@ -29,12 +29,12 @@ from textual.widgets import Tree
 
 from xdsspy import configdiff
 from xdsspy import timefmt
-from xdsspy.frontends import render
 from xdsspy.tui.widgets import body_view
 from xdsspy.viewmodel import envoy_config
 from xdsspy.viewmodel import history as history_mod
 from xdsspy.viewmodel import index as index_mod
 from xdsspy.viewmodel import links
+from xdsspy.viewmodel import words
 
 DANGLING_WORDS = {
     links.Dangling.MISSING: ("✗ missing", "bold red"),
@@ -44,7 +44,7 @@ DANGLING_WORDS = {
 
 
 def _short_type(type_url: str) -> str:
-    return render.short_type(type_url) if type_url else "?"
+    return words.short_type(type_url) if type_url else "?"
 
 
 class ResourcesScreen(Screen[None]):
@@ -75,10 +75,10 @@ class ResourcesScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(
-            f"{render.short_node(self.node)}: decoding its resources…", classes="summary", id="res-summary"
+            f"{words.short_node(self.node)}: decoding its resources…", classes="summary", id="res-summary"
         )
         with Horizontal(classes="split"):
-            tree: Tree[Any] = Tree(render.short_node(self.node), id="res-tree")
+            tree: Tree[Any] = Tree(words.short_node(self.node), id="res-tree")
             tree.show_root = False
             yield tree
             with Vertical(classes="body"):
@@ -109,7 +109,7 @@ class ResourcesScreen(Screen[None]):
         )
         when = f"#{step.seq} {timefmt.clock(step.wall_ns)}" if step is not None else "the start"
         summary = rich_text.Text()
-        summary.append(render.short_node(self.node), "bold")
+        summary.append(words.short_node(self.node), "bold")
         summary.append(f" at {when}: ")
         count = sum(len(v) for v in config.resources.values())
         summary.append(f"{count} resource(s) of {len(config.resources)} type(s)")
@@ -140,12 +140,12 @@ class ResourcesScreen(Screen[None]):
         label.append(f"{_short_type(item.type_url)} ", "dim")
         label.append(item.name or '""', "bold" if item.depth == 0 else "")
         if item.dangling is not None:
-            words, style = DANGLING_WORDS.get(item.dangling, (str(item.dangling), "red"))
-            label.append(f"  {words}", style)
+            dangling, style = DANGLING_WORDS.get(item.dangling, (str(item.dangling), "red"))
+            label.append(f"  {dangling}", style)
         if row.rejected is not None:
             label.append("  NACKED", "bold red")
         if row.resource is not None and row.resource.version:
-            label.append(f"  v{render.shorten(row.resource.version, 20)}", "dim")
+            label.append(f"  v{words.shorten(row.resource.version, 20)}", "dim")
         if item.repeat:
             label.append("  ↑ above", "dim")
         if item.unreferenced and item.depth == 0:
@@ -207,9 +207,9 @@ class ResourcesScreen(Screen[None]):
                 " ",
                 f"#{version.seq}",
                 timefmt.clock(version.wall_ns),
-                render.shorten(version.version, 28),
+                words.shorten(version.version, 28),
                 rich_text.Text(str(version.status).upper(), style),
-                render.shorten(render.one_line(version.error), 60),
+                words.shorten(words.one_line(version.error), 60),
                 key=str(i),
             )
         table.display = True

@@ -28,11 +28,11 @@ from textual.widgets import RadioSet
 from textual.widgets import Static
 
 from xdsspy import redact
-from xdsspy.frontends import render
 from xdsspy.viewmodel import envoy_config
 from xdsspy.viewmodel import index as index_mod
 from xdsspy.viewmodel import rows as rows_mod
 from xdsspy.viewmodel import saving
+from xdsspy.viewmodel import words
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -66,8 +66,8 @@ class SaveChoice:
         if self.kind == "message" and self.row is not None:
             return f"message #{self.row.step.seq}"
         if self.kind == "resource":
-            return f"{render.short_type(self.type_url)} {self.name} of {render.short_node(self.node)}"
-        return f"the state of {render.short_node(self.node)}"
+            return f"{words.short_type(self.type_url)} {self.name} of {words.short_node(self.node)}"
+        return f"the state of {words.short_node(self.node)}"
 
 
 class SaveScreen(ModalScreen[None]):
@@ -168,7 +168,7 @@ class SaveScreen(ModalScreen[None]):
     def _saved(self, result: saving.SaveResult, masked: bool) -> None:
         if masked:
             self.notify(
-                f"{result.path} ({render.size_text(result.bytes_written)}, {result.masked} secret(s) masked)",
+                f"{result.path} ({words.size_text(result.bytes_written)}, {result.masked} secret(s) masked)",
                 title="saved",
                 timeout=8,
             )

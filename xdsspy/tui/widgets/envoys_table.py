@@ -12,8 +12,8 @@ from textual.binding import BindingType
 from textual.widgets import DataTable
 
 from xdsspy import timefmt
-from xdsspy.frontends import render
 from xdsspy.viewmodel import envoys
+from xdsspy.viewmodel import words
 
 STATUS_STYLES = {
     envoys.SyncStatus.SYNCED: "green",
@@ -31,8 +31,8 @@ COLUMNS = ("ENVOY", *envoys.COLUMNS, "NACKS", "STREAM", "CONNECTED", "VERSION", 
 def status_text(sync: envoys.TypeSync | None, *, wide: bool = False) -> rich_text.Text:
     if sync is None:
         return rich_text.Text("-", "dim")
-    words = str(sync.status) if wide else SHORT_WORDS.get(sync.status, str(sync.status))
-    return rich_text.Text(words, STATUS_STYLES[sync.status])
+    label = str(sync.status) if wide else SHORT_WORDS.get(sync.status, str(sync.status))
+    return rich_text.Text(label, STATUS_STYLES[sync.status])
 
 
 def link_text(link: envoys.Link | None) -> rich_text.Text:
@@ -47,14 +47,14 @@ def link_text(link: envoys.Link | None) -> rich_text.Text:
 def type_details(row: envoys.EnvoyRow) -> rich_text.Text:
     """One line of the versions behind each status of an Envoy, for under the table."""
     out = rich_text.Text()
-    out.append(render.short_node(row.identity.node), "bold")
+    out.append(words.short_node(row.identity.node), "bold")
     for sync in row.types:
         out.append(f"  {sync.service} ", "bold")
         out.append_text(status_text(sync, wide=True))
-        out.append(f" sent {render.shorten(sync.sent_version or '-', 24)}", "dim")
-        out.append(f" acked {render.shorten(sync.acked_version or '-', 24)}", "dim")
+        out.append(f" sent {words.shorten(sync.sent_version or '-', 24)}", "dim")
+        out.append(f" acked {words.shorten(sync.acked_version or '-', 24)}", "dim")
         if sync.error:
-            out.append(f" {render.shorten(render.one_line(sync.error), 60)}", "red")
+            out.append(f" {words.shorten(words.one_line(sync.error), 60)}", "red")
     return out
 
 
@@ -103,7 +103,7 @@ class EnvoysTable(DataTable[rich_text.Text]):
         link = row.link
         others = row.others()
         return [
-            rich_text.Text(render.short_node(identity.node), "bold"),
+            rich_text.Text(words.short_node(identity.node), "bold"),
             *(status_text(row.sync(service)) for service in envoys.COLUMNS),
             rich_text.Text(str(row.nacks), "bold red" if row.nacks else "dim"),
             rich_text.Text(str(link.kind) if link is not None else "-"),

@@ -11,8 +11,8 @@ from textual.widgets import Label
 from textual.widgets import Sparkline
 from textual.widgets import Static
 
-from xdsspy.frontends import render
 from xdsspy.viewmodel import index as index_mod
+from xdsspy.viewmodel import words
 
 RATE_SERVICES = ("CDS", "EDS", "LDS", "RDS", "SDS")
 RATE_WINDOW_S = 60.0
@@ -35,13 +35,13 @@ class SessionHeader(Static):
         text.append(f" │ {len(rows)} Envoy{'s' if len(rows) != 1 else ''}")
         text.append(f" ({connected} up)", "dim")
         per_s, bytes_per_s = index.recent_rates()
-        text.append(f" │ {per_s:,.0f} msg/s {render.size_text(int(bytes_per_s))}/s")
+        text.append(f" │ {per_s:,.0f} msg/s {words.size_text(int(bytes_per_s))}/s")
         try:
             size = os.path.getsize(index.path)
         except OSError:
             size = 0
         text.append(f" │ {os.path.basename(index.path)} ", "bold")
-        text.append(f"{render.size_text(size)}, {index.messages:,} messages", "dim")
+        text.append(f"{words.size_text(size)}, {index.messages:,} messages", "dim")
         if not index.done and mode != "LIVE":
             text.append(" indexing…", "yellow")
         if filter_text:
