@@ -2,31 +2,24 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import pathlib
 import subprocess
 import sys
-from collections.abc import Sequence
 
 import pytest
 from envoy.api.v2 import cluster_pb2 as v2_cluster_pb2
 from envoy.config.listener.v3 import listener_pb2
 from envoy.extensions.filters.network.tcp_proxy.v3 import tcp_proxy_pb2
-from envoy.service.discovery.v3 import discovery_pb2
 from google.protobuf import any_pb2
-from google.protobuf import message as pb_message
 
 from xdsspy import errors
-from xdsspy import model
 from xdsspy.controlplane import resources as cp
 from xdsspy.decode import resources as decoded_resources
-from xdsspy.record import writer
 from xdsspy.state import tracker
 from xdsspy.testing import busy_recording
-from xdsspy.testing import factories as f
+from xdsspy.testing import conversations as conv
 from xdsspy.viewmodel import envoy_config
-from xdsspy.viewmodel import index
 from xdsspy.viewmodel import links
 
 RECORDINGS = pathlib.Path(__file__).resolve().parents[3] / "recordings"
@@ -37,50 +30,9 @@ V2_CDS = "type.googleapis.com/envoy.api.v2.Cluster"
 ACKED, NACKED = tracker.Status.ACKED, tracker.Status.NACKED
 
 
-def packed(message: pb_message.Message, type_url: str = "") -> any_pb2.Any:
-    return any_pb2.Any(type_url=type_url or cp.type_url_of(message), value=message.SerializeToString())
-
-
-def ads_recording(path: pathlib.Path, pushes: Sequence[tuple[str, Sequence[any_pb2.Any], str]]) -> None:
-    """One SotW ADS stream of node "n1": each push (type URL, resources, NACK error or "") and its answer."""
-    seq = itertools.count(1)
-    w = writer.RecordingWriter(path)
-    w.publish(f.topen(seq=next(seq)))
-
-    def send(direction: model.Direction, message: pb_message.Message) -> None:
-        w.publish(f.tmessage(message.SerializeToString(), direction, seq=next(seq)))
-
-    hello = discovery_pb2.DiscoveryRequest(type_url=pushes[0][0] if pushes else CDS)
-    hello.node.id = "n1"
-    send(model.Direction.REQUEST, hello)
-    for number, (type_url, anys, nack) in enumerate(pushes, 1):
-        response = discovery_pb2.DiscoveryResponse(
-            type_url=type_url, version_info=str(number), nonce=f"n{number}", resources=list(anys)
-        )
-        send(model.Direction.RESPONSE, response)
-        answer = discovery_pb2.DiscoveryRequest(
-            type_url=type_url, response_nonce=f"n{number}", version_info="" if nack else str(number)
-        )
-        if nack:
-            answer.error_detail.code, answer.error_detail.message = 3, nack
-        send(model.Direction.REQUEST, answer)
-    w.close()
-
-
-def indexed(path: pathlib.Path) -> index.RecordingIndex:
-    ix = index.RecordingIndex(path)
-    ix.run()
-    assert ix.error == ""
-    return ix
-
-
-def final(ix: index.RecordingIndex, node: str) -> envoy_config.EnvoyConfig:
-    return envoy_config.at(ix, node, len(ix.timeline.steps) - 1)
-
-
 def test_the_final_state_of_a_real_envoy_holds_every_resource_decoded_and_the_nack_beside() -> None:
-    ix = indexed(RECORDINGS / "sotw-nack.xdsspy")
-    config = final(ix, "sample-sotw")
+    ix = conv.indexed(RECORDINGS / "sotw-nack.xdsspy")
+    config = conv.final(ix, "sample-sotw")
     names = {
         kind.rsplit(".", 1)[-1]: [(r.name, r.status) for r in held] for kind, held in config.resources.items()
     }
@@ -113,7 +65,7 @@ def test_the_final_state_of_a_real_envoy_holds_every_resource_decoded_and_the_na
 
 
 def test_the_tree_follows_the_graph_with_status_version_and_the_rejected_version_attached() -> None:
-    config = final(indexed(RECORDINGS / "sotw-nack.xdsspy"), "sample-sotw")
+    config = conv.final(conv.indexed(RECORDINGS / "sotw-nack.xdsspy"), "sample-sotw")
     tree = config.tree()
     assert [row.item for row in tree] == config.graph.walk()
     shown = [
@@ -137,7 +89,7 @@ def test_the_tree_follows_the_graph_with_status_version_and_the_rejected_version
     [("delta-nack.xdsspy", "sample-delta", "static-svc"), ("rest-reject.xdsspy", "sample-rest", "rest-bad")],
 )
 def test_delta_and_rest_envoys_decode_the_same_way(name: str, node: str, culprit: str) -> None:
-    config = final(indexed(RECORDINGS / name), node)
+    config = conv.final(conv.indexed(RECORDINGS / name), node)
     rejected = config.rejected(CDS, culprit)
     assert rejected is not None and rejected.error and rejected.body["name"] == culprit
     assert all(r.body is not None and r.problem == "" for held in config.resources.values() for r in held)
@@ -146,7 +98,7 @@ def test_delta_and_rest_envoys_decode_the_same_way(name: str, node: str, culprit
 def test_each_response_is_read_and_decoded_once_however_many_resources_it_carries(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    ix = indexed(RECORDINGS / "sotw-nack.xdsspy")
+    ix = conv.indexed(RECORDINGS / "sotw-nack.xdsspy")
     read: list[int] = []
     real = ix.message_at_seq
 
@@ -155,7 +107,7 @@ def test_each_response_is_read_and_decoded_once_however_many_resources_it_carrie
         return real(seq)
 
     monkeypatch.setattr(ix, "message_at_seq", counting)
-    config = final(ix, "sample-sotw")
+    config = conv.final(ix, "sample-sotw")
     carried = {r.seq for held in config.resources.values() for r in held}
     assert sorted(read) == sorted(carried) and len(carried) < sum(len(h) for h in config.resources.values())
 
@@ -172,15 +124,15 @@ def test_v2_and_v3_resources_link_as_one_and_what_was_only_rejected_ends_the_tre
     )
     legacy = v2_cluster_pb2.Cluster(name="legacy", type=v2_cluster_pb2.Cluster.STATIC)
     bad = cp.eds_cluster("bad", connect_timeout_s=-1)
-    ads_recording(
+    conv.ads_recording(
         tmp_path / "mixed.xdsspy",
         [
-            (V2_CDS, [packed(legacy, V2_CDS)], ""),
-            (LDS, [packed(listener), packed(to_bad)], ""),
-            (CDS, [packed(bad)], "Invalid duration"),
+            (V2_CDS, [conv.packed(legacy, V2_CDS)], ""),
+            (LDS, [conv.packed(listener), conv.packed(to_bad)], ""),
+            (CDS, [conv.packed(bad)], "Invalid duration"),
         ],
     )
-    config = final(indexed(tmp_path / "mixed.xdsspy"), "n1")
+    config = conv.final(conv.indexed(tmp_path / "mixed.xdsspy"), "n1")
     legacy_held = config.accepted(CDS, "legacy")
     assert legacy_held is not None and legacy_held.sent_type_url == V2_CDS and legacy_held.type_url == CDS
     assert config.accepted(V2_CDS, "legacy") is legacy_held
@@ -200,11 +152,11 @@ def test_v2_and_v3_resources_link_as_one_and_what_was_only_rejected_ends_the_tre
 def test_bodies_that_do_not_decode_carry_notes_not_exceptions(tmp_path: pathlib.Path) -> None:
     garbage = any_pb2.Any(type_url=CDS, value=b"\x0a\x05ok-ok\xff\xff\xff")
     unknown = any_pb2.Any(type_url="type.googleapis.com/example.Unknown", value=b"\x0a\x03abc")
-    ads_recording(
+    conv.ads_recording(
         tmp_path / "odd.xdsspy",
         [(CDS, [garbage], ""), ("type.googleapis.com/example.Unknown", [unknown], "")],
     )
-    config = final(indexed(tmp_path / "odd.xdsspy"), "n1")
+    config = conv.final(conv.indexed(tmp_path / "odd.xdsspy"), "n1")
     (broken,) = config.resources[CDS]
     assert broken.decoded is not None and broken.decoded.status == decoded_resources.Status.INVALID
     assert broken.notes and "do not parse" in broken.notes[0] and broken.problem == ""
@@ -217,7 +169,7 @@ def test_bodies_that_do_not_decode_carry_notes_not_exceptions(tmp_path: pathlib.
 def test_a_response_that_cannot_be_read_back_gives_problem_text(
     failure: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ix = indexed(RECORDINGS / "sotw-nack.xdsspy")
+    ix = conv.indexed(RECORDINGS / "sotw-nack.xdsspy")
     real = ix.message_at_seq
 
     def failing(seq: int) -> object:
@@ -228,7 +180,7 @@ def test_a_response_that_cannot_be_read_back_gives_problem_text(
         return real(seq)
 
     monkeypatch.setattr(ix, "message_at_seq", failing)
-    config = final(ix, "sample-sotw")
+    config = conv.final(ix, "sample-sotw")
     held = config.accepted(CDS, "static-svc")
     assert held is not None and held.body is None and "response 4 cannot be read back" in held.problem
     if failure == "unreadable":
@@ -239,7 +191,7 @@ def test_a_response_that_cannot_be_read_back_gives_problem_text(
 
 
 def test_bytes_that_no_longer_match_the_state_are_a_problem(monkeypatch: pytest.MonkeyPatch) -> None:
-    ix = indexed(RECORDINGS / "sotw-nack.xdsspy")
+    ix = conv.indexed(RECORDINGS / "sotw-nack.xdsspy")
     state = ix.timeline.state_after_index(len(ix.timeline.steps) - 1)
     backend = state.accepted["sample-sotw"][CDS]["backend"]
     found = envoy_config.bodies(
@@ -251,7 +203,7 @@ def test_bytes_that_no_longer_match_the_state_are_a_problem(monkeypatch: pytest.
 
 
 def test_before_anything_happened_the_envoy_holds_nothing() -> None:
-    ix = indexed(RECORDINGS / "sotw-nack.xdsspy")
+    ix = conv.indexed(RECORDINGS / "sotw-nack.xdsspy")
     for position in (-1, 0):
         config = envoy_config.at(ix, "sample-sotw", position)
         assert config.resources == {} and config.tree() == [] and config.dangling() == []
@@ -259,15 +211,17 @@ def test_before_anything_happened_the_envoy_holds_nothing() -> None:
 
 
 def test_a_type_emptied_by_a_full_state_push_is_held_with_no_resources(tmp_path: pathlib.Path) -> None:
-    ads_recording(tmp_path / "empty.xdsspy", [(CDS, [packed(cp.eds_cluster("a"))], ""), (CDS, [], "")])
-    config = final(indexed(tmp_path / "empty.xdsspy"), "n1")
+    conv.ads_recording(
+        tmp_path / "empty.xdsspy", [(CDS, [conv.packed(cp.eds_cluster("a"))], ""), (CDS, [], "")]
+    )
+    config = conv.final(conv.indexed(tmp_path / "empty.xdsspy"), "n1")
     assert config.resources == {CDS: ()} and config.types == (CDS,) and config.tree() == []
 
 
 def test_an_envoy_with_thousands_of_clusters_is_decoded_whole(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "gateway.xdsspy"
     busy_recording.write(str(path), 40, envoys=1, big_pushes=1, big_clusters=3_000)
-    ix = indexed(path)
+    ix = conv.indexed(path)
     end = len(ix.timeline.steps) - 1
     gateway = next(n for n in ix.timeline.state_after_index(end).nodes() if n.startswith("router~"))
     config = envoy_config.at(ix, gateway, end)

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import pathlib
 import subprocess
 import sys
-from collections.abc import Sequence
 
 import pytest
 from envoy.api.v2 import cluster_pb2 as v2_cluster_pb2
 from envoy.config.cluster.v3 import cluster_pb2
-from envoy.service.discovery.v3 import discovery_pb2
-from google.protobuf import any_pb2
-from google.protobuf import message as pb_message
 
 from xdsspy import configdiff
-from xdsspy import model
 from xdsspy.controlplane import resources as cp
-from xdsspy.record import writer
-from xdsspy.testing import factories as f
+from xdsspy.testing import conversations as conv
 from xdsspy.viewmodel import history
 from xdsspy.viewmodel import index
 
@@ -30,45 +23,9 @@ V2_CDS = "type.googleapis.com/envoy.api.v2.Cluster"
 S = history.VersionStatus
 
 
-def packed(message: pb_message.Message, type_url: str = "") -> any_pb2.Any:
-    return any_pb2.Any(type_url=type_url or cp.type_url_of(message), value=message.SerializeToString())
-
-
-def ads_recording(path: pathlib.Path, pushes: Sequence[tuple[str, Sequence[any_pb2.Any], str]]) -> None:
-    """One SotW ADS stream of node "n1": each push (type URL, resources, NACK error or "") and its answer."""
-    seq = itertools.count(1)
-    w = writer.RecordingWriter(path)
-    w.publish(f.topen(seq=next(seq)))
-
-    def send(direction: model.Direction, message: pb_message.Message) -> None:
-        w.publish(f.tmessage(message.SerializeToString(), direction, seq=next(seq)))
-
-    hello = discovery_pb2.DiscoveryRequest(type_url=pushes[0][0])
-    hello.node.id = "n1"
-    send(model.Direction.REQUEST, hello)
-    for number, (type_url, anys, nack) in enumerate(pushes, 1):
-        response = discovery_pb2.DiscoveryResponse(
-            type_url=type_url, version_info=f"v{number}", nonce=f"n{number}", resources=list(anys)
-        )
-        send(model.Direction.RESPONSE, response)
-        answer = discovery_pb2.DiscoveryRequest(
-            type_url=type_url, response_nonce=f"n{number}", version_info="" if nack else f"v{number}"
-        )
-        if nack:
-            answer.error_detail.code, answer.error_detail.message = 3, nack
-        send(model.Direction.REQUEST, answer)
-    w.close()
-
-
-def indexed(path: pathlib.Path) -> index.RecordingIndex:
-    ix = index.RecordingIndex(path)
-    ix.run()
-    return ix
-
-
 @pytest.fixture(scope="module")
 def sotw() -> index.RecordingIndex:
-    return indexed(RECORDINGS / "sotw-nack.xdsspy")
+    return conv.indexed(RECORDINGS / "sotw-nack.xdsspy")
 
 
 def test_a_cluster_accepted_then_rejected_has_two_versions_at_their_answers(
@@ -109,8 +66,10 @@ def test_the_diff_between_two_versions_is_field_by_field(sotw: index.RecordingIn
 
 def test_a_resource_dropped_from_a_full_state_push_is_removed(tmp_path: pathlib.Path) -> None:
     a, b = cp.eds_cluster("a"), cp.eds_cluster("b", connect_timeout_s=2)
-    ads_recording(tmp_path / "drop.xdsspy", [(CDS, [packed(a), packed(b)], ""), (CDS, [packed(a)], "")])
-    ix = indexed(tmp_path / "drop.xdsspy")
+    conv.ads_recording(
+        tmp_path / "drop.xdsspy", [(CDS, [conv.packed(a), conv.packed(b)], ""), (CDS, [conv.packed(a)], "")]
+    )
+    ix = conv.indexed(tmp_path / "drop.xdsspy")
     added, removed = history.history(ix, "n1", CDS, "b")
     assert (added.status, added.version, removed.status, removed.version) == (S.ACKED, "v1", S.REMOVED, "v2")
     response = ix.timeline.steps[ix.timeline.index_of(removed.seq)]
@@ -126,10 +85,11 @@ def test_a_resource_dropped_from_a_full_state_push_is_removed(tmp_path: pathlib.
 
 def test_a_rejected_version_accepted_after_all_is_no_removal(tmp_path: pathlib.Path) -> None:
     bad, good = cp.eds_cluster("a", connect_timeout_s=-1), cp.eds_cluster("a")
-    ads_recording(
-        tmp_path / "fixed.xdsspy", [(CDS, [packed(bad)], "Invalid duration"), (CDS, [packed(good)], "")]
+    conv.ads_recording(
+        tmp_path / "fixed.xdsspy",
+        [(CDS, [conv.packed(bad)], "Invalid duration"), (CDS, [conv.packed(good)], "")],
     )
-    ix = indexed(tmp_path / "fixed.xdsspy")
+    ix = conv.indexed(tmp_path / "fixed.xdsspy")
     assert len(ix.timeline.changes_of("n1", CDS, "a")) == 3  # rejected, then accepted and un-rejected
     found = history.history(ix, "n1", CDS, "a")
     assert [(v.version, v.status) for v in found] == [("v1", S.NACKED), ("v2", S.ACKED)]
@@ -142,8 +102,10 @@ def test_v2_and_v3_versions_of_a_resource_are_one_history(tmp_path: pathlib.Path
     v2.connect_timeout.FromSeconds(1)
     v3 = cluster_pb2.Cluster(name="c", type=cluster_pb2.Cluster.STATIC)
     v3.connect_timeout.FromSeconds(1)
-    ads_recording(tmp_path / "both.xdsspy", [(V2_CDS, [packed(v2, V2_CDS)], ""), (CDS, [packed(v3)], "")])
-    ix = indexed(tmp_path / "both.xdsspy")
+    conv.ads_recording(
+        tmp_path / "both.xdsspy", [(V2_CDS, [conv.packed(v2, V2_CDS)], ""), (CDS, [conv.packed(v3)], "")]
+    )
+    ix = conv.indexed(tmp_path / "both.xdsspy")
     for asked in (CDS, V2_CDS):
         found = history.history(ix, "n1", asked, "c")
         assert [(v.type_url, v.version) for v in found] == [(V2_CDS, "v1"), (CDS, "v2")]

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import enum
-import itertools
 import json
 import os
 import pathlib
 import stat
 import subprocess
 import sys
-from collections.abc import Sequence
 
 import pytest
 import yaml
@@ -18,14 +16,13 @@ from envoy.config.listener.v3 import listener_pb2
 from envoy.extensions.transport_sockets.tls.v3 import secret_pb2
 from envoy.service.discovery.v3 import discovery_pb2
 from envoy.service.runtime.v3 import rtds_pb2
-from google.protobuf import any_pb2
-from google.protobuf import message as pb_message
 
 from xdsspy import model
 from xdsspy import redact
 from xdsspy import timefmt
 from xdsspy.controlplane import resources as cp
 from xdsspy.record import writer
+from xdsspy.testing import conversations as conv
 from xdsspy.testing import factories as f
 from xdsspy.viewmodel import envoy_config
 from xdsspy.viewmodel import index
@@ -41,49 +38,9 @@ PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwgg\n
 PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIDUTCCAjmgAwIBAgIQb77iVMIpAGFc\n-----END CERTIFICATE-----\n"
 
 
-def packed(message: pb_message.Message) -> any_pb2.Any:
-    return any_pb2.Any(type_url=cp.type_url_of(message), value=message.SerializeToString())
-
-
-def ads_recording(path: pathlib.Path, pushes: Sequence[tuple[str, Sequence[any_pb2.Any], str]]) -> None:
-    """One SotW ADS stream of node "n1": each push (type URL, resources, NACK error or "") and its answer."""
-    seq = itertools.count(1)
-    w = writer.RecordingWriter(path)
-    w.publish(f.topen(seq=next(seq)))
-
-    def send(direction: model.Direction, message: pb_message.Message) -> None:
-        w.publish(f.tmessage(message.SerializeToString(), direction, seq=next(seq)))
-
-    hello = discovery_pb2.DiscoveryRequest(type_url=pushes[0][0])
-    hello.node.id = "n1"
-    send(model.Direction.REQUEST, hello)
-    for number, (type_url, anys, nack) in enumerate(pushes, 1):
-        response = discovery_pb2.DiscoveryResponse(
-            type_url=type_url, version_info=f"v{number}", nonce=f"n{number}", resources=list(anys)
-        )
-        send(model.Direction.RESPONSE, response)
-        answer = discovery_pb2.DiscoveryRequest(
-            type_url=type_url, response_nonce=f"n{number}", version_info="" if nack else f"v{number}"
-        )
-        if nack:
-            answer.error_detail.code, answer.error_detail.message = 3, nack
-        send(model.Direction.REQUEST, answer)
-    w.close()
-
-
-def indexed(path: pathlib.Path) -> index.RecordingIndex:
-    ix = index.RecordingIndex(path)
-    ix.run()
-    return ix
-
-
-def final(ix: index.RecordingIndex, node: str) -> envoy_config.EnvoyConfig:
-    return envoy_config.at(ix, node, len(ix.timeline.steps) - 1)
-
-
 @pytest.fixture(scope="module")
 def sotw() -> index.RecordingIndex:
-    return indexed(RECORDINGS / "sotw-nack.xdsspy")
+    return conv.indexed(RECORDINGS / "sotw-nack.xdsspy")
 
 
 @pytest.fixture
@@ -93,15 +50,15 @@ def with_secret(tmp_path: pathlib.Path) -> envoy_config.EnvoyConfig:
     secret.tls_certificate.private_key.inline_string = PEM_KEY
     secret.tls_certificate.certificate_chain.inline_string = PEM_CERT
     bad = listener_pb2.Listener(name="only-rejected")
-    ads_recording(
+    conv.ads_recording(
         tmp_path / "secret.xdsspy",
         [
-            (SDS, [packed(secret)], ""),
-            (RTDS, [packed(rtds_pb2.Runtime(name="rt"))], ""),
-            (LDS, [packed(bad)], "no address"),
+            (SDS, [conv.packed(secret)], ""),
+            (RTDS, [conv.packed(rtds_pb2.Runtime(name="rt"))], ""),
+            (LDS, [conv.packed(bad)], "no address"),
         ],
     )
-    return final(indexed(tmp_path / "secret.xdsspy"), "n1")
+    return conv.final(conv.indexed(tmp_path / "secret.xdsspy"), "n1")
 
 
 def by_type(document: saving.Document) -> dict[str, saving.Document]:
@@ -114,7 +71,7 @@ def by_type(document: saving.Document) -> dict[str, saving.Document]:
 def test_the_state_reads_like_envoy_s_config_dump_with_the_nack_as_error_state(
     sotw: index.RecordingIndex,
 ) -> None:
-    config = final(sotw, "sample-sotw")
+    config = conv.final(sotw, "sample-sotw")
     document = saving.state_document(config)
     sections = by_type(document)
     assert list(sections) == [
@@ -180,7 +137,7 @@ def test_a_body_that_cannot_be_read_back_is_a_problem_in_the_document(
     sotw: index.RecordingIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sotw, "message_at_seq", lambda seq: None)
-    document = saving.state_document(final(sotw, "sample-sotw"))
+    document = saving.state_document(conv.final(sotw, "sample-sotw"))
     clusters = by_type(document)["ClustersConfigDump"]["dynamic_active_clusters"]
     assert all("cluster" not in c and "cannot be read back" in c["xdsspy_problem"] for c in clusters)
     assert len(document["xdsspy"]["problems"]) == 8
@@ -190,7 +147,7 @@ def test_a_body_that_cannot_be_read_back_is_a_problem_in_the_document(
 
 
 def test_a_resource_document_holds_its_accepted_and_rejected_versions(sotw: index.RecordingIndex) -> None:
-    config = final(sotw, "sample-sotw")
+    config = conv.final(sotw, "sample-sotw")
     document = saving.resource_document(config, CDS, "static-svc")
     assert document["xdsspy"]["name"] == "static-svc" and document["xdsspy"]["type_url"] == CDS
     assert (document["active"]["status"], document["active"]["resource"]["connect_timeout"]) == (
@@ -224,10 +181,10 @@ def test_an_unreadable_message_and_an_unknown_method_still_make_documents(
     w.publish(f.topen(seq=1, method="/never.Heard/Of"))
     w.publish(f.tmessage(b"\x0a\x03abc", seq=2))
     w.publish(f.topen(stream=3, seq=3))
-    torn = discovery_pb2.DiscoveryResponse(type_url=CDS, resources=[packed(cp.eds_cluster("c"))])
+    torn = discovery_pb2.DiscoveryResponse(type_url=CDS, resources=[conv.packed(cp.eds_cluster("c"))])
     w.publish(f.tmessage(torn.SerializeToString()[:-3], model.Direction.RESPONSE, stream=3, seq=4))
     w.close()
-    ix = indexed(path)
+    ix = conv.indexed(path)
     unknown, truncated = (saving.message_document(ix, r) for r in ix.rows if r.kind == rows.RowKind.MESSAGE)
     assert unknown["raw_base64"] == "CgNhYmM="
     assert "did not parse" in truncated["problem"] and truncated["raw_base64"]
@@ -261,7 +218,7 @@ def test_render_keeps_the_document_s_order_and_prints_shared_parts_in_full() -> 
 def test_a_saved_state_loads_back_as_the_document(
     fmt: str, sotw: index.RecordingIndex, tmp_path: pathlib.Path
 ) -> None:
-    document = saving.state_document(final(sotw, "sample-sotw"))
+    document = saving.state_document(conv.final(sotw, "sample-sotw"))
     result = saving.save(document, tmp_path / f"state.{fmt}", fmt)
     text = (tmp_path / f"state.{fmt}").read_text(encoding="utf-8")
     assert (json.loads(text) if fmt == "json" else yaml.safe_load(text)) == document  # nothing secret in it
