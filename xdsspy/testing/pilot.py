@@ -6,9 +6,12 @@ import asyncio
 import os
 import pathlib
 from collections.abc import Callable
+from typing import Any
 
 from textual.message import Message
 from textual.pilot import Pilot
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
 
 from xdsspy.tui import app as app_mod
 from xdsspy.tui import messages
@@ -53,3 +56,21 @@ class Seen:
 def sample_app(name: str, **kwargs: bool) -> app_mod.XdsspyApp:
     """The UI over one of the sample recordings in recordings/."""
     return app_mod.make_app(os.fspath(RECORDINGS / name), **kwargs)  # type: ignore[arg-type]
+
+
+def tree_nodes(tree: Tree[Any]) -> list[TreeNode[Any]]:
+    """Every node below the tree's root, depth first as the tree lists them (collapsed ones included)."""
+    out: list[TreeNode[Any]] = []
+
+    def walk(node: TreeNode[Any]) -> None:
+        for child in node.children:
+            out.append(child)
+            walk(child)
+
+    walk(tree.root)
+    return out
+
+
+def tree_labels(tree: Tree[Any]) -> list[str]:
+    """The plain text of every node's label below the root, in `tree_nodes` order."""
+    return [str(node.label) for node in tree_nodes(tree)]

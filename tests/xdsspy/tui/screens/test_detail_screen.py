@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.widgets import Tree
 
 from xdsspy.testing import pilot as pilot_mod
@@ -15,15 +13,7 @@ SIZE = (120, 40)
 
 
 def labels(screen: detail_screen.DetailScreen) -> list[str]:
-    out: list[str] = []
-
-    def walk(node: Any) -> None:
-        for child in node.children:
-            out.append(str(child.label))
-            walk(child)
-
-    walk(screen.query_one("#detail-tree", Tree).root)
-    return out
+    return pilot_mod.tree_labels(screen.query_one("#detail-tree", Tree))
 
 
 async def test_a_nack_shows_envoy_s_error_and_the_change_it_rejected() -> None:

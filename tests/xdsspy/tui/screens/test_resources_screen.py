@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.widgets import DataTable
 from textual.widgets import Tree
 
@@ -15,15 +13,7 @@ SIZE = (120, 40)
 
 
 def labels(screen: resources_screen.ResourcesScreen) -> list[str]:
-    out: list[str] = []
-
-    def walk(node: Any) -> None:
-        for child in node.children:
-            out.append(str(child.label))
-            walk(child)
-
-    walk(screen.query_one("#res-tree", Tree).root)
-    return out
+    return pilot_mod.tree_labels(screen.query_one("#res-tree", Tree))
 
 
 async def test_linked_resources_with_the_nacked_one_beside_and_its_history_diffed() -> None:
@@ -42,7 +32,7 @@ async def test_linked_resources_with_the_nacked_one_beside_and_its_history_diffe
         summary = str(screen.query_one("#res-summary").render())
         assert "1 NACKED" in summary and "0 dangling" in summary
         tree = screen.query_one("#res-tree", Tree)
-        static = next(node for node in _nodes(tree.root) if str(node.label).startswith("Cluster static-svc"))
+        static = next(n for n in pilot_mod.tree_nodes(tree) if str(n.label).startswith("Cluster static-svc"))
         tree.move_cursor(static)
         await pilot.press("h")
         table = screen.query_one("#res-versions", DataTable)
@@ -50,11 +40,3 @@ async def test_linked_resources_with_the_nacked_one_beside_and_its_history_diffe
         await pilot.press("down", "d")  # the NACKED version against the one before it
         body = screen.query_one("#res-body", body_view.BodyView)
         await seen.until(pilot, lambda: 'connect_timeout: "1s" → "-1s"' in body.plain, "the diff")
-
-
-def _nodes(node: Any) -> list[Any]:
-    out = []
-    for child in node.children:
-        out.append(child)
-        out += _nodes(child)
-    return out
