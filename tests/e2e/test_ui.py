@@ -76,20 +76,33 @@ def ui(tmp_path: pathlib.Path) -> Iterator[Callable[..., terminal.TerminalProces
         process.stop()
 
 
+def _envoy_through_the_ui(
+    cp: server.ControlPlane,
+    start_envoy: StartEnvoy,
+    ui: Callable[..., terminal.TerminalProcess],
+    *,
+    script: str | None = None,
+) -> tuple[terminal.TerminalProcess, envoy.Envoy]:
+    """The control plane up with its first config, `xdsspy proxy` in a pseudo-terminal (run by `script`
+    when given), Envoy through it, and every type ACKed: the proxy's terminal and the Envoy."""
+    cp.start()
+    first = _serve(cp, 1.0, 9000)
+    listen_port = envoy.free_port()
+    front = ui(f"127.0.0.1:{listen_port}", cp.address, script=script)
+    processes.wait_for_port(listen_port)
+    proxy = start_envoy(f"127.0.0.1:{listen_port}", node_id=NODE)
+    for type_url, version in first.items():
+        cp.wait_for_ack(type_url, version, node_id=NODE, timeout=20)
+    return front, proxy
+
+
 def test_a_frozen_ui_never_delays_envoy_s_pushes(
     cp: server.ControlPlane,
     start_envoy: StartEnvoy,
     ui: Callable[..., terminal.TerminalProcess],
     tmp_path: pathlib.Path,
 ) -> None:
-    cp.start()
-    first = _serve(cp, 1.0, 9000)
-    listen_port = envoy.free_port()
-    front = ui(f"127.0.0.1:{listen_port}", cp.address)
-    processes.wait_for_port(listen_port)
-    proxy = start_envoy(f"127.0.0.1:{listen_port}", node_id=NODE)
-    for type_url, version in first.items():
-        cp.wait_for_ack(type_url, version, node_id=NODE, timeout=20)
+    front, proxy = _envoy_through_the_ui(cp, start_envoy, ui)
     front.wait_for_output("1 Envoy")  # the UI is drawing: "1 Envoy (1 up)"
 
     os.kill(front.pid, signal.SIGSTOP)  # the UI's process, and with it its reading of the recording
@@ -151,15 +164,7 @@ def test_a_crashing_ui_leaves_the_capture_running_and_says_how_to_reopen_it(
     ui: Callable[..., terminal.TerminalProcess],
     tmp_path: pathlib.Path,
 ) -> None:
-    cp.start()
-    first = _serve(cp, 1.0, 9000)
-    listen_port = envoy.free_port()
-    front = ui(f"127.0.0.1:{listen_port}", cp.address, script=CRASHING_UI)
-    processes.wait_for_port(listen_port)
-    proxy = start_envoy(f"127.0.0.1:{listen_port}", node_id=NODE)
-    for type_url, version in first.items():
-        cp.wait_for_ack(type_url, version, node_id=NODE, timeout=20)
-
+    front, proxy = _envoy_through_the_ui(cp, start_envoy, ui, script=CRASHING_UI)
     front.wait_for_output("forwarding and recording", timeout=30)
     record = tmp_path / "live.xdsspy"
     assert f"xdsspy view {record} --follow" in front.output().replace("\r\n", "\n").replace("\n", "")
