@@ -14,7 +14,9 @@ async def _indexed_then(pilot: Pilot[Any], *keys: str) -> None:
     await pilot.pause()
     await pilot.press(*keys)
     await pilot.app.workers.wait_for_complete()  # and whatever the keys started (a detail's decoding)
-    await pilot.pause()
+    for _ in range(3):  # the Envoys table measures its columns after a refresh: let every one land
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
 
 
 def test_the_timeline_on_the_nack_at_120_by_40(snap_compare: Any) -> None:

@@ -24,8 +24,11 @@ STATUS_STYLES = {
 }
 SHORT_WORDS = {envoys.SyncStatus.NEVER_ACKED: "STALE*"}
 """In a narrow cell, "STALE (Never Acknowledged)" is STALE*; the legend under the table says so."""
-COLUMNS = ("ENVOY", *envoys.COLUMNS, "NACKS", "STREAM", "CONNECTED", "VERSION", "CLUSTER", "PEER", "OTHER")
-"""The statuses first: on an 80-column terminal they are what shows without scrolling sideways."""
+COLUMNS = ("ENVOY", *envoys.COLUMNS, "NACKS", "STREAM", "CONNECTED")
+"""The statuses first: on an 80-column terminal they are what shows without scrolling sideways. The
+cluster, versions, peer address and types beyond these are on the line under the table (`type_details`)."""
+WIDTHS = {"ENVOY": 20, "NACKS": 5, "STREAM": 5, "CONNECTED": 14}
+"""Fixed widths (a status word is at most 8): the table fits 120 columns and never reflows as rows change."""
 
 
 def status_text(sync: envoys.TypeSync | None, *, wide: bool = False) -> rich_text.Text:
@@ -48,6 +51,14 @@ def type_details(row: envoys.EnvoyRow) -> rich_text.Text:
     """One line of the versions behind each status of an Envoy, for under the table."""
     out = rich_text.Text()
     out.append(words.short_node(row.identity.node), "bold")
+    identity = row.identity
+    if identity.cluster:
+        out.append(f" ({identity.cluster})", "dim")
+    if identity.envoy_version:
+        istio = f", istio {identity.istio_version}" if identity.istio_version else ""
+        out.append(f" envoy {identity.envoy_version}{istio}", "dim")
+    if row.link is not None and row.link.peer:
+        out.append(f" {row.link.peer}", "dim")
     for sync in row.types:
         out.append(f"  {sync.service} ", "bold")
         out.append_text(status_text(sync, wide=True))
@@ -82,7 +93,7 @@ class EnvoysTable(DataTable[rich_text.Text]):
 
     def on_mount(self) -> None:
         for label in COLUMNS:
-            self.add_column(label, key=label)
+            self.add_column(label, key=label, width=WIDTHS.get(label, 8))
 
     def show(self, found: list[envoys.EnvoyRow]) -> None:
         if found == self.rows_shown:
@@ -97,23 +108,13 @@ class EnvoysTable(DataTable[rich_text.Text]):
 
     def _cells(self, row: envoys.EnvoyRow) -> list[rich_text.Text]:
         identity = row.identity
-        version = identity.envoy_version or "?"
-        if identity.istio_version:
-            version += f"/istio {identity.istio_version}"
         link = row.link
-        others = row.others()
         return [
             rich_text.Text(words.short_node(identity.node), "bold"),
             *(status_text(row.sync(service)) for service in envoys.COLUMNS),
             rich_text.Text(str(row.nacks), "bold red" if row.nacks else "dim"),
             rich_text.Text(str(link.kind) if link is not None else "-"),
             link_text(link),
-            rich_text.Text(version),
-            rich_text.Text(identity.cluster or "-"),
-            rich_text.Text(link.peer if link is not None and link.peer else "-", "dim"),
-            rich_text.Text(
-                ", ".join(f"{s.service} {SHORT_WORDS.get(s.status, s.status)}" for s in others) or "-"
-            ),
         ]
 
     @property

@@ -22,7 +22,7 @@ def test_words_and_styles_of_each_status() -> None:
         envoys.Identity("sidecar~1~reviews-v1.default~d", "c", "1.40.0", "", 1), None, (nacked,), 1
     )
     details = envoys_table.type_details(row).plain
-    assert details.startswith("reviews-v1.default  CDS NACKED sent 3 acked 2 Invalid duration")
+    assert details.startswith("reviews-v1.default (c) envoy 1.40.0  CDS NACKED sent 3 acked 2 Invalid")
 
 
 async def test_the_pane_lists_each_envoy_with_its_columns() -> None:
