@@ -259,34 +259,34 @@ def _sotw_resources(anys: Any) -> tuple[envelope.ResourceEntry, ...]:
     seen = _seen.entries
     make = envelope.ResourceEntry
     for index, packed in enumerate(anys):
-        type_url = packed.type_url
         raw = packed.value
-        known = seen.get((type_url, raw))
-        if known is None:
-            out.append(sotw_entry(index, type_url, raw))
+        known = seen.get(raw)
+        type_url = packed.type_url
+        if known is None or known[0] != type_url:
+            out.append(_new_entry(index, type_url, raw))
         else:  # sotw_entry's first case, inline: most resources of most pushes were sent before
-            entry = make(index, type_url, known[0], raw)
-            entry._digest = known[1]
+            entry = make(index, type_url, known[1], raw)
+            entry._digest = known[2]
             out.append(entry)
     return tuple(out)
 
 
 class _Seen:
-    """Name and digest of resource payloads seen lately, by their bytes: a push mostly resends what the
-    one before held (49 of 50 clusters, 9,999 of 10,000), and a dict lookup is cheaper than reading the
-    name and hashing again. Bounded by the bytes it holds; cleared whole when full."""
+    """Type, name and digest of resource payloads seen lately, by their bytes: a push mostly resends what
+    the one before held (49 of 50 clusters, 9,999 of 10,000), and a dict lookup is cheaper than reading
+    the name and hashing again. Bounded by the bytes it holds; cleared whole when full."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.held = 0
-        self.entries: dict[tuple[str, bytes], tuple[str, str]] = {}
+        self.entries: dict[bytes, tuple[str, str, str]] = {}
 
-    def add(self, key: tuple[str, bytes], name: str, digest: str) -> None:
-        self.held += len(key[1])
+    def add(self, raw: bytes, type_url: str, name: str, digest: str) -> None:
+        self.held += len(raw)
         if self.held > self.max_bytes:
             self.entries = {}
-            self.held = len(key[1])
-        self.entries[key] = (name, digest)
+            self.held = len(raw)
+        self.entries[raw] = (type_url, name, digest)
 
 
 _seen = _Seen(32 << 20)
@@ -294,19 +294,23 @@ _seen = _Seen(32 << 20)
 
 def sotw_entry(index: int, type_url: str, raw: bytes) -> envelope.ResourceEntry:
     """The entry for one Any of a SotW response: unwrapped if it is a `Resource`, named if the type allows."""
-    key = (type_url, raw)
-    known = _seen.entries.get(key)
-    if known is not None:
-        entry = envelope.ResourceEntry(index, type_url, known[0], raw)
-        entry._digest = known[1]
+    known = _seen.entries.get(raw)
+    if known is not None and known[0] == type_url:
+        entry = envelope.ResourceEntry(index, type_url, known[1], raw)
+        entry._digest = known[2]
         return entry
+    return _new_entry(index, type_url, raw)
+
+
+def _new_entry(index: int, type_url: str, raw: bytes) -> envelope.ResourceEntry:
+    """sotw_entry for bytes not seen lately: named, hashed, remembered."""
     type_name = type_url[type_url.rfind("/") + 1 :]
     if type_name == RESOURCE_WRAPPER:
         return _wrapped(index, raw, type_url)
     number = NAME_FIELDS.get(type_name)
     name = (wire.first_string(raw, number) or "") if number is not None else ""
     entry = envelope.ResourceEntry(index, type_url, name, raw)
-    _seen.add(key, name, entry.digest)
+    _seen.add(raw, type_url, name, entry.digest)
     return entry
 
 

@@ -247,8 +247,11 @@ class RecordingReader:
             try:
                 record = pb.Record.FromString(view[start:end])  # type: ignore[arg-type]  # upb takes buffers
                 event = codec.decode(record, methods.get(record.stream, ""))
-                if type(event) is model.MessageSeen:
-                    event = self._with_body(event, record.message.same_as_seq, bodies)
+                kind = type(event)
+                if kind is model.MessageSeen:
+                    event = self._with_body(event, record.message.same_as_seq, bodies)  # type: ignore[arg-type]
+                elif kind is model.StreamOpened or kind is model.StreamClosed:
+                    _with_method(event, methods)
             except codec.UnknownRecordError as e:
                 problems.append(Problem(block_offset, "unknown_record", str(e)))
                 continue
@@ -258,7 +261,7 @@ class RecordingReader:
             except (pb_message.DecodeError, ValueError) as e:
                 problems.append(Problem(block_offset, "bad_record", f"record does not parse: {e}"))
                 continue
-            yield _with_method(event, methods)
+            yield event
 
     @staticmethod
     def _with_body(

@@ -103,6 +103,38 @@ class Verdict:
         return out
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Offer:
+    """What a response carries, read once for everyone who needs it (the verdict, the step, the fold):
+    its resource names in order, the digest of each body, the names of TTL heartbeats (wrappers
+    without a body), and the resources' own versions where they have one (delta, wrapped)."""
+
+    names: tuple[str, ...]
+    digests: Mapping[str, str]
+    heartbeats: tuple[str, ...] = ()
+    versions: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def of(cls, resources: tuple[envelope.ResourceEntry, ...]) -> Offer:
+        names: list[str] = []
+        digests: dict[str, str] = {}
+        heartbeats: list[str] = []
+        versions: dict[str, str] = {}
+        for entry in resources:
+            name = entry.name
+            names.append(name)
+            if entry.heartbeat:
+                heartbeats.append(name)
+            else:
+                digests[name] = entry.digest
+            if entry.version:
+                versions[name] = entry.version
+        return cls(tuple(names), digests, tuple(heartbeats), versions)
+
+
+NOTHING_OFFERED = Offer((), {})
+
+
 class _Changes(TypedDict):
     subscribed: tuple[str, ...]
     unsubscribed: tuple[str, ...]
@@ -182,9 +214,10 @@ class StreamProtocol:
         seq: int,
         monotonic_ns: int,
         decoded: envelope.Envelope,
-        resources: tuple[envelope.ResourceEntry, ...] | None = None,
+        offer: Offer | None = None,
     ) -> Verdict:
-        """The verdict of the stream's next message; `resources` when they come apart from `decoded`."""
+        """The verdict of the stream's next message; a response's `offer` when its resources come apart
+        from `decoded` (Offer.of them)."""
         kind = decoded.kind
         if kind == envelope.Kind.SOTW_REQUEST:
             return self._sotw_request(decoded, seq, monotonic_ns)
@@ -192,7 +225,7 @@ class StreamProtocol:
             return self._delta_request(decoded, seq, monotonic_ns)
         if kind in (envelope.Kind.SOTW_RESPONSE, envelope.Kind.DELTA_RESPONSE):
             return self._response(
-                seq, monotonic_ns, decoded, decoded.resources if resources is None else resources
+                seq, monotonic_ns, decoded, Offer.of(decoded.resources) if offer is None else offer
             )
         return Verdict(VerdictKind.OTHER, f"{decoded.method.service or 'unknown'} message, not xDS discovery")
 
@@ -431,13 +464,13 @@ class StreamProtocol:
         seq: int,
         monotonic_ns: int,
         decoded: envelope.Envelope,
-        resources: tuple[envelope.ResourceEntry, ...],
+        offer: Offer,
     ) -> Verdict:
         type_url = type_url_of(decoded)
         state = self._type_state(type_url)
         delta = decoded.kind == envelope.Kind.DELTA_RESPONSE
-        heartbeats = tuple([e.name for e in resources if e.heartbeat])
-        digests = {e.name: e.digest for e in resources if not e.heartbeat}
+        heartbeats = offer.heartbeats
+        digests = offer.digests
         held = state.held
         added_list: list[str] = []
         updated_list: list[str] = []
@@ -475,7 +508,7 @@ class StreamProtocol:
             monotonic_ns=monotonic_ns,
             nonce=decoded.nonce,
             version=decoded.version,
-            names=tuple([e.name for e in resources]),
+            names=offer.names,
             digests=digests,
             order=state.count,
         )

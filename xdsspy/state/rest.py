@@ -98,7 +98,7 @@ class RestProtocol:
         seq: int,
         monotonic_ns: int,
         decoded: envelope.Envelope,
-        resources: tuple[envelope.ResourceEntry, ...],
+        offer: protocol.Offer,
         http_status: int,
     ) -> protocol.Verdict:
         series = self._series.get(key) or self._series.setdefault(key, _Series())
@@ -119,7 +119,7 @@ class RestProtocol:
                 f"HTTP 200 but the body is not a DiscoveryResponse ({decoded.problem}): Envoy rejects it",
                 type_url,
             )
-        digests = {e.name: e.digest for e in resources if not e.heartbeat}
+        digests = offer.digests
         held_before = dict(series.held)
         added = tuple(n for n in digests if n not in series.held)
         updated = tuple(n for n, d in digests.items() if n in series.held and series.held[n] != d)

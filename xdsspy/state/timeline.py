@@ -4,15 +4,21 @@ Seeking must be fast on 100k-event recordings, so the timeline keeps the
 state changes of every step and a checkpoint (a copy-on-write snapshot) every
 `checkpoint_every` steps: the state at any seq is the nearest checkpoint plus
 at most that many steps' changes, never a replay from the start.
+
+With `lazy_state`, steps and verdicts come at once and the state is folded
+only up to where someone first asks for it (under a lock, from any thread):
+a viewer indexes a recording without paying for state nobody looked at.
 """
 
 from __future__ import annotations
 
 import bisect
 import dataclasses
+import threading
 from collections.abc import Iterable
 
 from xdsspy import model
+from xdsspy.state import holdings as holdings_mod
 from xdsspy.state import tracker as tracker_mod
 
 
@@ -43,14 +49,21 @@ _NO_CHANGES: list[tracker_mod.Change] = []  # shared by the many steps that chan
 class Timeline:
     """Append events (from a file or live), read steps, seek to any seq."""
 
-    def __init__(self, checkpoint_every: int = 1000, *, keep_bodies: bool = True) -> None:
-        """keep_bodies=False: states say where each resource's bytes are, not hold them (Tracker)."""
+    def __init__(
+        self, checkpoint_every: int = 1000, *, keep_bodies: bool = True, lazy_state: bool = False
+    ) -> None:
+        """keep_bodies=False: states say where each resource's bytes are, not hold them (Tracker).
+        lazy_state: fold state only up to where it is asked for (see the module docstring)."""
         self.steps: list[tracker_mod.Step] = []
         self._changes: list[list[tracker_mod.Change]] = []
-        self._tracker = tracker_mod.Tracker(keep_bodies=keep_bodies)
+        self._tracker = tracker_mod.Tracker(keep_bodies=keep_bodies, fold=not lazy_state)
         self._every = checkpoint_every
         self._checkpoints: list[tuple[int, tracker_mod.State, tracker_mod.State]] = []  # (index, ...)
         self._seqs: list[int] = []
+        self._lazy = lazy_state
+        self._folds: dict[int, holdings_mod.Fold] = {}  # lazy: step index -> its fold, until folded
+        self._folded = 0  # lazy: steps folded so far
+        self._fold_lock = threading.Lock()
 
     @classmethod
     def from_events(cls, events: Iterable[model.Event], checkpoint_every: int = 1000) -> Timeline:
@@ -60,12 +73,18 @@ class Timeline:
         return timeline
 
     def add(self, event: model.Event) -> tracker_mod.Step:
-        if len(self.steps) % self._every == 0:
-            accepted, rejected = self._tracker.snapshot()
-            self._checkpoints.append((len(self.steps), accepted, rejected))
-        step, changes = self._tracker.apply(event)
+        if self._lazy:
+            step, _ = self._tracker.apply(event)
+            if self._tracker.deferred is not None:
+                self._folds[len(self.steps)] = self._tracker.deferred
+            self._changes.append(_NO_CHANGES)  # filled in when folded
+        else:
+            if len(self.steps) % self._every == 0:
+                accepted, rejected = self._tracker.snapshot()
+                self._checkpoints.append((len(self.steps), accepted, rejected))
+            step, changes = self._tracker.apply(event)
+            self._changes.append(changes or _NO_CHANGES)
         self.steps.append(step)
-        self._changes.append(changes or _NO_CHANGES)
         # Gap records carry seq 0; they sort with the step before them.
         self._seqs.append(event.seq or (self._seqs[-1] if self._seqs else 0))
         return step
@@ -78,7 +97,33 @@ class Timeline:
         """The state right after the step with this seq (or the last one before it)."""
         return self.state_after_index(self.index_of(seq))
 
+    def fold_to(self, index: int) -> int:
+        """Lazy state: fold the steps up to `index` (all there are, at most); returns how many are folded.
+
+        Safe from any thread: one folds at a time while the others wait.
+        """
+        if not self._lazy:
+            return len(self.steps)
+        with self._fold_lock:
+            holdings = self._tracker.holdings
+            end = min(index + 1, len(self.steps))
+            for i in range(self._folded, end):
+                if i % self._every == 0:
+                    accepted, rejected = holdings.snapshot()
+                    self._checkpoints.append((i, accepted, rejected))
+                fold = self._folds.pop(i, None)
+                if fold is not None:
+                    self._changes[i] = holdings.apply(fold) or _NO_CHANGES
+            self._folded = max(self._folded, end)
+            return self._folded
+
+    @property
+    def folded(self) -> int:
+        """Steps whose state changes are known (all of them unless the state is lazy)."""
+        return self._folded if self._lazy else len(self.steps)
+
     def state_after_index(self, index: int) -> StateAt:
+        self.fold_to(index)
         if index < 0 or not self._checkpoints:
             return StateAt(0, {}, {})
         position = bisect.bisect_right([c[0] for c in self._checkpoints], index) - 1
@@ -105,6 +150,7 @@ class Timeline:
 
         `type_url` must match as recorded (a v2 and a v3 resource of one name are two resources here).
         """
+        self.fold_to(len(self.steps) - 1)
         out: list[tuple[int, tracker_mod.Change]] = []
         for i, changes in enumerate(self._changes):
             for change in changes:

@@ -219,16 +219,17 @@ def _message(
     """A message row's detail; a response diffs the resources in `priority` first."""
     step = row.step
     verdict = step.verdict
+    answered = messages.index.answered(row)
     detail = MessageDetail(
         row,
-        _summary(step, row.answered),
+        _summary(step, answered),
         verdict=verdict.to_json() if verdict is not None else None,
         rule=verdict.rule if verdict is not None else "",
         facts=_message_facts(step),
     )
     if verdict is not None and step.direction == model.Direction.REQUEST:
         detail = dataclasses.replace(
-            detail, subscriptions=_subscriptions(verdict), answers=_answer(verdict, row.answered)
+            detail, subscriptions=_subscriptions(verdict), answers=_answer(verdict, answered)
         )
     if with_nack and verdict is not None and verdict.kind == V.NACK:
         detail = _with_nack(messages, detail, verdict, max_diffs)

@@ -16,6 +16,7 @@ import bisect
 import dataclasses
 import enum
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from xdsspy import grpc_status
 from xdsspy import model
@@ -46,9 +47,12 @@ COLUMNS = ("CDS", "LDS", "EDS", "RDS", "SDS", "ECDS")
 """The types every Envoy row shows, in istioctl's order (SDS and ECDS after); others are listed apart."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class TypeSync:
-    """One type of one Envoy: its status and the versions behind it."""
+class TypeSync(NamedTuple):
+    """One type of one Envoy: its status and the versions behind it.
+
+    A NamedTuple, not a frozen dataclass: one is built for every push and every answer while a
+    recording is indexed, and a tuple is built 4x faster; it is as immutable.
+    """
 
     type_url: str
     status: SyncStatus
@@ -204,8 +208,14 @@ class EnvoyStatus:
         if step.event == tracker.EventKind.CLOSE:
             self._close(position, step, key, event)
             return
-        if step.event != tracker.EventKind.MESSAGE or not step.node_known:
+        if step.event == tracker.EventKind.MESSAGE:
+            self.add_message(position, step)
+
+    def add_message(self, position: int, step: tracker.Step) -> None:
+        """Fold the step of one message (what `add` does with one)."""
+        if not step.node_known:
             return
+        key = (step.connection, step.stream)
         node = step.node
         if node not in self._identities:
             self._introduce(node, step)
@@ -264,8 +274,10 @@ class EnvoyStatus:
         log = logs.get(verdict.type_url)
         if log is None:
             log = logs[verdict.type_url] = _Log()
-        before = log.at(None)
-        current = before if isinstance(before, TypeSync) else TypeSync(verdict.type_url, SyncStatus.NOT_SENT)
+            current = TypeSync(verdict.type_url, SyncStatus.NOT_SENT)
+            log.set(position, current)
+        else:
+            current = log.values[-1]  # type: ignore[assignment]
         after = _next(current, step, verdict)
         if after is not current:
             log.set(position, after)

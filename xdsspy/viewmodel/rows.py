@@ -160,7 +160,9 @@ class RowBuilder:
     `ended` lists the runs that the last `add` closed, for a printer that writes a run when it ends.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, pair: bool = True) -> None:
+        """pair=False: rows leave `answered` unset (an index finds it by seq when it is drawn)."""
+        self._pair_answers = pair
         self._responses: dict[tuple[int, int], collections.OrderedDict[int, tracker.Step]] = {}
         self._rest_streams: set[tuple[int, int]] = set()
         self._runs: dict[tuple[str, str], QuietRun | None] = {}  # None: a 304 showed, no row yet
@@ -192,8 +194,8 @@ class RowBuilder:
                     return []  # a poll answered: only a poll that failed has a close worth a row
             return [Row(kind, step, event, block=block, rest=rest, position=position)]
         rest = key in self._rest_streams
-        answered = self._pair(step, key)
-        row = Row(kind, step, None, answered, block=block, rest=rest, position=position)
+        answered = self._pair(step, key) if self._pair_answers else None
+        row = Row(kind, step, None, answered, None, block, rest, position)
         if rest and step.verdict is not None:
             return self._fold(row)
         return [row]

@@ -69,7 +69,7 @@ class DetailScreen(Screen[None]):
     def _headline(self) -> rich_text.Text:
         row = self.row
         if row.kind == rows_mod.RowKind.MESSAGE:
-            return render.message_line(row.step, render.Columns(), row.answered)
+            return render.message_line(row.step, render.Columns(), self.index.answered(row))
         return rich_text.Text(f"#{row.step.seq} {row.kind}: decoding…")
 
     def on_mount(self) -> None:

@@ -161,7 +161,7 @@ class TimelineView(ScrollView, can_focus=True):
 
     def _text(self, row: rows_mod.Row) -> rich_text.Text:
         if row.kind == rows_mod.RowKind.MESSAGE:
-            return render.message_line(row.step, self.columns, row.answered)
+            return render.message_line(row.step, self.columns, self.view.index.answered(row))
         if row.kind == rows_mod.RowKind.QUIET_POLLS and row.quiet is not None:
             return render.quiet_polls_line(row.quiet)
         if row.event is not None:
