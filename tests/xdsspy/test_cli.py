@@ -65,6 +65,11 @@ def test_kill_9_mid_push_keeps_every_completed_record(
                     async for _ in call:
                         received += 1
                         if received == 200:
+                            # The relay forwards before it records, so on a busy machine the
+                            # first responses can still be in flight inside the capture
+                            # process; kill once one is on disk, so that there is a record
+                            # whose survival to check.
+                            _wait_for_a_response_on_disk(path)
                             kill()
             except Exception:
                 pass
@@ -96,6 +101,18 @@ def test_kill_9_mid_push_keeps_every_completed_record(
     assert len(done.stdout.splitlines()) == len(events)
     for problem in problems:
         assert f"byte {problem.offset}" in done.stderr
+
+
+def _wait_for_a_response_on_disk(path: pathlib.Path) -> None:
+    for _ in range(200):  # up to ~10 s
+        if path.exists():
+            with reader.RecordingReader(path) as r:
+                if any(
+                    isinstance(e, model.MessageSeen) and e.direction == model.Direction.RESPONSE
+                    for e in r.events()
+                ):
+                    return
+        time.sleep(0.05)
 
 
 def _wait_for_recorder_to_finish(path: pathlib.Path) -> None:
