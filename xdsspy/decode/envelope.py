@@ -111,8 +111,13 @@ class ResourceEntry:
         """blake2b-128 of `raw` (hex), computed on first use: equal digests mean byte-identical payloads."""
         digest = self._digest
         if digest is None:
-            digest = self._digest = hashlib.blake2b(self.raw, digest_size=16).hexdigest()
+            digest = self._digest = digest_of(self.raw)
         return digest
+
+
+def digest_of(raw: bytes) -> str:
+    """The digest of a resource's bytes (ResourceEntry.digest): blake2b-128, hex."""
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
 @dataclasses.dataclass(slots=True)

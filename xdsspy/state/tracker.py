@@ -168,14 +168,24 @@ class Tracker:
 
     def _message(self, event: model.MessageSeen, key: tuple[int, int]) -> tuple[Step, list[Change]]:
         remembered = self._nodes.get(key)
-        decoded, resources = discovery.decode_apart(
-            event.method, event.direction, bytes(event.raw), stream_node=remembered
-        )
+        carried = None
+        if self.keep_bodies:
+            decoded, resources = discovery.decode_apart(
+                event.method, event.direction, bytes(event.raw), stream_node=remembered
+            )
+        else:
+            decoded, resources, carried = discovery.decode_carried(
+                event.method, event.direction, bytes(event.raw), stream_node=remembered
+            )
         if decoded.node is not None and not decoded.node_from_stream:
             self._nodes.remember(key, decoded.node)
         node = decoded.node.id if decoded.node else unknown_node(event.connection)
-        responding = decoded.kind in _RESPONSES
-        offer = protocol.Offer.of(resources) if responding else protocol.NOTHING_OFFERED
+        if carried is not None:
+            offer = protocol.Offer(*carried)
+        elif decoded.kind in _RESPONSES:
+            offer = protocol.Offer.of(resources)
+        else:
+            offer = protocol.NOTHING_OFFERED
         if decoded.method.rest:
             verdict, changes = self._rest_poll(event, decoded, resources, offer, node)
         else:
