@@ -38,6 +38,10 @@ _MESSAGE_ROW = rows_mod.RowKind.MESSAGE
 PROGRESS_INTERVAL_S = 0.1
 """How often a running index reports what it added (a viewer redraws at most this often because of it)."""
 BLOCKS_CACHED = 4
+ASIDE_S = 0.05
+"""How long indexing pauses when a viewer has a key to answer: a redraw takes 10-30 ms on its own."""
+ASIDE_CHECK_EVERY = 32
+"""Events between two looks at whether to pause: about a millisecond of indexing."""
 FREEZE_EVERY = 5_000
 """Events between two gc.freeze() calls while indexing. The index only grows, and the collector scanned
 the same long-lived rows again and again: 40% of the indexing time with the default thresholds, 35% with
@@ -100,6 +104,7 @@ class RecordingIndex:
         self.problems: list[reader_mod.Problem] = []
         self.error = ""  # why indexing ended early (an unreadable file), "" otherwise
         self.done = False
+        self._aside_until = 0.0  # a viewer asked the indexing to pause until then (step_aside)
         self._builder = rows_mod.RowBuilder(pair=False)  # answered() finds a row's answer by its seq
         self._message_rows: dict[int, int] = {}  # seq -> position in rows
         self._random: reader_mod.RecordingReader | None = None
@@ -120,16 +125,20 @@ class RecordingIndex:
         added = 0
 
         def idle() -> bool:
+            gc.freeze()  # caught up: what was indexed is here to stay; the collector need not see it again
             on_progress(self.progress(caught_up=True))
             return should_stop()
 
         try:
+            self._stand_aside()  # a viewer may have asked for the first moments (its own start-up)
             with reader_mod.RecordingReader(self.path) as reader:
                 for event in reader.events(follow=follow, should_stop=idle, poll_interval=0.05):
                     self.add(event, reader.block_offset)
                     added += 1
                     if added % FREEZE_EVERY == 0:
                         gc.freeze()
+                    if added % ASIDE_CHECK_EVERY == 0 and self._aside_until:
+                        self._stand_aside()
                     now = time.monotonic()
                     if now - last >= PROGRESS_INTERVAL_S:
                         last = now
@@ -140,6 +149,7 @@ class RecordingIndex:
         except errors.RecordingReadError as e:
             self.error = str(e)
         finally:
+            gc.freeze()
             self.done = True
             on_progress(self.progress(caught_up=True))
 
@@ -175,6 +185,22 @@ class RecordingIndex:
                 if verdict is not None and verdict.kind is _NACK:
                     self.nack_rows.append(len(rows))
             rows.append(row)
+
+    def step_aside(self, seconds: float = ASIDE_S) -> None:
+        """Ask a running index to pause for a moment: a viewer has a key to answer (any thread).
+
+        Indexing holds the GIL for all but its I/O; a key's redraw would otherwise share the CPU with
+        it and take twice as long, or wait behind a long parse.
+        """
+        self._aside_until = time.monotonic() + seconds
+
+    def _stand_aside(self) -> None:
+        while True:
+            left = self._aside_until - time.monotonic()
+            if left <= 0:
+                self._aside_until = 0.0
+                return
+            time.sleep(min(left, 0.005))
 
     def progress(self, *, caught_up: bool = False) -> Progress:
         try:

@@ -135,3 +135,33 @@ def test_a_busy_mesh_indexes_whole_with_envoys_rates_and_nacks(tmp_path: pathlib
     assert ix.rates.series("EDS", 0, 0, 5) == [0] * 5
     messages_per_s, bytes_per_s = ix.recent_rates()
     assert messages_per_s > 0 and bytes_per_s > messages_per_s
+
+
+def test_indexing_stands_aside_while_a_viewer_asks_and_then_finishes(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "busy.xdsspy"
+    written = busy_recording.write(path, 2_000)
+    asked = threading.Event()
+    added_when_asked: list[int] = []
+
+    class Watched(index.RecordingIndex):
+        def add(self, event: model.Event, block: int = -1) -> None:
+            super().add(event, block)
+            if len(self.rows) == 300:  # a key arrives mid-indexing: pause, for as long as it takes
+                added_when_asked.append(len(self.rows))
+                self.step_aside(60)
+                asked.set()
+
+    ix = Watched(path)
+    ix.step_aside(60)  # a viewer's start-up: nothing is indexed until it is over
+    runner = threading.Thread(target=ix.run)
+    runner.start()
+    runner.join(0.2)
+    assert ix.rows == [] and runner.is_alive()
+    ix.step_aside(0)  # over
+    assert asked.wait(10)
+    runner.join(0.2)
+    paused_at = len(ix.rows)
+    assert runner.is_alive() and paused_at <= added_when_asked[0] + index.ASIDE_CHECK_EVERY
+    ix.step_aside(0)
+    runner.join(30)
+    assert not runner.is_alive() and ix.done and ix.messages == written.messages
