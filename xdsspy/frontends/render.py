@@ -47,18 +47,38 @@ GAP_STYLE = "bold white on red"
 
 @dataclasses.dataclass(slots=True)
 class Columns:
-    """Column widths that grow to the widest value seen (up to a cap), so a stream of lines lines up."""
+    """Column widths that grow to the widest value seen (up to a cap), so a stream of lines lines up.
+
+    `screen` is the terminal UI's layout: every width fixed from the start (a line drawn stays right
+    as others come), the verdict and a cut of its details right after the type, so that an 80-column
+    screen shows them, then version, nonce, size and the stream.
+    """
 
     node: int = 8
     type: int = 21
     version: int = 2
     nonce: int = 8
+    screen: bool = False
+
+    @classmethod
+    def for_screen(cls) -> Columns:
+        """The screen's widths; the node column starts narrow, and its owner widens it (SCREEN_NODE at
+        most) as Envoys with longer names come."""
+        return cls(node=8, type=SCREEN_TYPE, version=16, nonce=9, screen=True)
 
     def cell(self, name: str, value: str, cap: int) -> str:
+        if self.screen:
+            width = getattr(self, name)
+            return words.shorten(value, width).ljust(width)
         value = words.shorten(value, cap)
         width = max(getattr(self, name), len(value))
         setattr(self, name, width)
         return value.ljust(width)
+
+
+SCREEN_NODE = 22
+SCREEN_TYPE = 21
+SCREEN_DETAILS = 30
 
 
 class _Parts:
@@ -87,17 +107,41 @@ class _Parts:
         self._plain.extend(other._plain)
         self._length += other._length
 
+    def cut(self, width: int) -> _Parts:
+        """These pieces in exactly `width` cells: cut with an ellipsis, or padded."""
+        out = _Parts()
+        room = width
+        for piece, span_style in self._pieces():
+            if room <= 0:
+                break
+            if len(piece) > room:
+                piece = piece[: room - 1] + "…"
+            out.add(piece, span_style)
+            room -= len(piece)
+        if room > 0:
+            out.add(" " * room)
+        return out
+
+    def _pieces(self) -> list[tuple[str, str]]:
+        styles = {span.start: str(span.style) for span in self._spans}
+        pieces, start = [], 0
+        for piece in self._plain:
+            pieces.append((piece, styles.get(start, "")))
+            start += len(piece)
+        return pieces
+
     def text(self, style: str = "") -> Text:
         return Text("".join(self._plain), style=style, spans=self._spans)
 
 
 def _head(step: tracker.Step, columns: Columns) -> _Parts:
-    """#seq, time, connection/stream and node: the start of every stream line."""
+    """#seq, time, connection/stream (on screen: at the end) and node: the start of every stream line."""
     line = _Parts()
     line.add(f"#{step.seq:<5}", "dim")
     line.add(f" {words.clock(step.wall_ns)} ")
-    line.add(f"c{step.connection}/s{step.stream}".ljust(7), "dim")
-    line.add(" ")
+    if not columns.screen:
+        line.add(f"c{step.connection}/s{step.stream}".ljust(7), "dim")
+        line.add(" ")
     if not step.node:
         node = columns.cell("node", "", 28)  # an event of no Envoy yet (a stream's open line)
     else:
@@ -171,18 +215,26 @@ def message_line(
         return line.text()
     line.add(columns.cell("type", words.short_type(verdict.type_url) or "?", 28))
     version = env.version
-    line.add(" " + columns.cell("version", version or "-", 16), "" if version else "dim")
     nonce = env.nonce or env.response_nonce
-    line.add(" " + columns.cell("nonce", nonce or "-", 9), "" if nonce else "dim")
-    line.add(f" {words.size_text(step.size):>8} ", "dim")
     style = VERDICT_STYLES.get(verdict.kind, "")
-    line.add(words.VERDICT_LABELS[verdict.kind].ljust(9), style)
     details = _details(verdict, answered)
-    if details:
-        line.add(" ")
-        line.extend(details)
     if env.problem and verdict.kind not in (V.NOT_MODIFIED, V.HTTP_ERROR):
-        line.add(f"  ⚠ {words.one_line(env.problem)}", "yellow")
+        details.add(f"  ⚠ {words.one_line(env.problem)}", "yellow")
+    if columns.screen:
+        line.add(" " + words.VERDICT_LABELS[verdict.kind].ljust(10), style)
+        line.extend(details.cut(SCREEN_DETAILS))
+        line.add(" " + columns.cell("version", version or "-", 16), "" if version else "dim")
+        line.add(" " + columns.cell("nonce", nonce or "-", 9), "" if nonce else "dim")
+        line.add(f" {words.size_text(step.size):>8}", "dim")
+        line.add(f" c{step.connection}/s{step.stream}", "dim")
+    else:
+        line.add(" " + columns.cell("version", version or "-", 16), "" if version else "dim")
+        line.add(" " + columns.cell("nonce", nonce or "-", 9), "" if nonce else "dim")
+        line.add(f" {words.size_text(step.size):>8} ", "dim")
+        line.add(words.VERDICT_LABELS[verdict.kind].ljust(9), style)
+        if details:
+            line.add(" ")
+            line.extend(details)
     if verdict.kind in (V.HEARTBEAT, V.NOT_MODIFIED, V.POLL):
         return line.text("dim")
     return line.text()

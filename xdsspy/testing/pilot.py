@@ -58,6 +58,16 @@ def sample_app(name: str, **kwargs: bool) -> app_mod.XdsspyApp:
     return app_mod.make_app(os.fspath(RECORDINGS / name), **kwargs)  # type: ignore[arg-type]
 
 
+def busy_app(directory: str | os.PathLike[str], messages: int, **shape: int) -> app_mod.XdsspyApp:
+    """The UI over a busy mesh's recording of about `messages` messages, written into directory
+    (busy_recording.events' keywords shape it: envoys=, big_pushes=, ...)."""
+    from xdsspy.testing import busy_recording
+
+    path = os.path.join(directory, "busy.xdsspy")
+    busy_recording.write(path, messages, **shape)
+    return app_mod.make_app(path)
+
+
 def tree_nodes(tree: Tree[Any]) -> list[TreeNode[Any]]:
     """Every node below the tree's root, depth first as the tree lists them (collapsed ones included)."""
     out: list[TreeNode[Any]] = []

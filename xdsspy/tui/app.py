@@ -12,6 +12,7 @@ import os
 from typing import TYPE_CHECKING
 from typing import ClassVar
 
+from textual import events
 from textual import on
 from textual import work
 from textual.app import App
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from xdsspy import session
 
 CAPTURE_WATCH_S = 0.5
+STARTUP_ASIDE_S = 0.3
+"""Indexing waits this long at start-up, while the screen lays itself out and draws everything once."""
 
 
 class XdsspyApp(App[int]):
@@ -63,9 +66,16 @@ class XdsspyApp(App[int]):
     def on_mount(self) -> None:
         self.main = timeline_screen.TimelineScreen(self.index, follow=self.follow, live=self.live is not None)
         self.push_screen(self.main)
+        # The screen's first frames (layout, every widget drawn once) come first; indexing then.
+        self.index.step_aside(STARTUP_ASIDE_S)
         self.run_index()
         if self.live is not None:
             self.set_interval(CAPTURE_WATCH_S, self._watch_capture)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown)):
+            self.index.step_aside()  # the user comes first: the indexing pauses while the screen answers
+        await super().on_event(event)
 
     @work(thread=True, exit_on_error=False, group="index", name="index")
     def run_index(self) -> None:

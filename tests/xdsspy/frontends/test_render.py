@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from rich import text as rich_text
 
 from xdsspy import model
@@ -82,3 +84,32 @@ def test_open_and_close_lines_name_method_peer_status_and_cause() -> None:
     assert opened is not None and closed is not None
     assert "open LRS StreamLoadStats" in opened.plain and "ipv4:127.0.0.1:40000" in opened.plain
     assert "sample" in closed.plain and "UNAVAILABLE 'boom'" in closed.plain and "(upstream)" in closed.plain
+
+
+def test_the_screen_layout_keeps_every_column_in_place_and_the_verdict_near_the_start() -> None:
+    """On screen, widths never grow (a drawn line stays aligned), and verdict then details come right after
+    the type, so an 80-column terminal shows them; version, nonce, size and stream follow."""
+    from xdsspy.decode import discovery
+
+    request = discovery.decode(f.ADS, model.Direction.REQUEST, b"")
+    cds = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
+    nack = protocol.Verdict(V.NACK, "rule", cds, error="x" * 200)
+    long_version = "2026-12-06T03:45:29Z/12345678901234567890"
+    lines = []
+    for verdict, node, version in [
+        (protocol.Verdict(V.ACK, "rule", cds), "a", "1"),
+        (nack, "a-much-longer-node-name-than-the-column", long_version),
+    ]:
+        env = dataclasses.replace(request, version_info=version)
+        step = _step(verdict, envelope=env, node=node, direction="request", size=123)
+        columns = render.Columns.for_screen()
+        lines.append(render.message_line(step, columns).plain)
+        assert (columns.version, columns.node) == (16, 8), "widths stay as they were"
+    ack, nacked = lines
+    assert len(ack) == len(nacked), (ack, nacked)
+    type_end = ack.index("Cluster") + render.SCREEN_TYPE
+    assert ack.index("ACK") == nacked.index("NACK") == type_end + 1
+    details = nacked[type_end + 1 + 10 : type_end + 1 + 10 + render.SCREEN_DETAILS]
+    assert details.endswith("…") and "x" in details
+    assert nacked.rstrip().endswith("c1/s2") and "123 B" in nacked
+    assert "2026-12-…4567890" in nacked  # the version, cut in the middle to its 16 cells

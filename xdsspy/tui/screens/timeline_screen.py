@@ -10,12 +10,14 @@ from __future__ import annotations
 import time
 from typing import ClassVar
 
+from rich import text as rich_text
 from textual import on
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.binding import BindingType
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer
 from textual.widgets import Static
 
@@ -24,12 +26,17 @@ from xdsspy.tui.widgets import envoys_table
 from xdsspy.tui.widgets import filter_bar
 from xdsspy.tui.widgets import session_header
 from xdsspy.tui.widgets import timeline_view
+from xdsspy.viewmodel import envoys
 from xdsspy.viewmodel import filterexpr
 from xdsspy.viewmodel import index as index_mod
 from xdsspy.viewmodel import rowview
 
 PANES_INTERVAL_S = 0.25
 """The header and the Envoys pane redraw at most this often while rows pour in."""
+PANES_SETTLE_S = 0.1
+"""After the cursor moves, the Envoys pane shows the new moment once the cursor has rested this long."""
+STATUS_S = 3.0
+"""How long a word said in the header (say()) stays there."""
 LEGEND = "STALE* = STALE (Never Acknowledged): sent, never ACKed on this stream"
 
 
@@ -54,6 +61,10 @@ class TimelineScreen(Screen[None]):
         self.live = live
         self.filter = filterexpr.compile("")
         self._panes_at = 0.0
+        self._panes_later: Timer | None = None
+        self._detail_shown: rich_text.Text | None = None
+        self._status = ""  # a word for the user in the header, for a moment (say())
+        self._status_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield session_header.SessionHeader(id="header")
@@ -104,7 +115,7 @@ class TimelineScreen(Screen[None]):
             return
         self._panes_at = now
         self.query_one("#header", session_header.SessionHeader).update_from(
-            self.index, mode=self.mode, filter_text=str(self.filter)
+            self.index, mode=self.mode, filter_text=str(self.filter), status=self._status
         )
         self.query_one("#rates", session_header.PushRates).update_from(self.index)
         self._show_envoys()
@@ -115,27 +126,55 @@ class TimelineScreen(Screen[None]):
         found = self.index.envoys.at(position)
         self.envoys.show(found)
         current = self.envoys.current
-        detail = self.query_one("#envoy-detail", Static)
         if current is None:
-            detail.update("[dim]No Envoy yet: waiting for a first request that says who it is.[/dim]")
+            self._detail(
+                rich_text.Text("No Envoy yet: waiting for a first request that says who it is.", "dim")
+            )
             return
         text = envoys_table.type_details(current)
-        if any(s.status == "STALE (Never Acknowledged)" for r in found for s in r.types):
+        if any(s.status == envoys.SyncStatus.NEVER_ACKED for r in found for s in r.types):
             text.append(f"   {LEGEND}", "dim")
-        detail.update(text)
+        self._detail(text)
+
+    def _detail(self, text: rich_text.Text) -> None:
+        """The line under the Envoys pane; redrawn only when it says something else."""
+        if text != self._detail_shown:
+            self._detail_shown = text
+            self.query_one("#envoy-detail", Static).update(text, layout=False)
 
     @on(timeline_view.TimelineView.Moved)
     def _moved(self, event: timeline_view.TimelineView.Moved) -> None:
         count = len(self.timeline.view)
         if self.following and count and event.position < count - 1:
             self.following = False  # the user went back in time: stop pulling the cursor down
-        self.refresh_panes(force=not self.following)
+        if self.following:
+            return
+        # The panes follow the cursor once it rests: a held-down key redraws the timeline, not them.
+        if self._panes_later is not None:
+            self._panes_later.stop()
+        self._panes_later = self.set_timer(PANES_SETTLE_S, lambda: self.refresh_panes(force=True))
 
-    @on(envoys_table.EnvoysTable.RowHighlighted)
+    @on(timeline_view.TimelineView.Nowhere)
+    def _nowhere(self, event: timeline_view.TimelineView.Nowhere) -> None:
+        self.say(event.why)
+
+    def say(self, text: str, seconds: float = STATUS_S) -> None:
+        """Put a short word in the header for a moment (cheaper than a toast: no layout pass)."""
+        self._status = text
+        self.refresh_panes(force=True)
+        if self._status_timer is not None:
+            self._status_timer.stop()
+        self._status_timer = self.set_timer(seconds, self._unsay)
+
+    def _unsay(self) -> None:
+        self._status = ""
+        self.refresh_panes(force=True)
+
+    @on(envoys_table.EnvoysTable.Highlighted)
     def _envoy_highlighted(self) -> None:
         current = self.envoys.current
         if current is not None:
-            self.query_one("#envoy-detail", Static).update(envoys_table.type_details(current))
+            self._detail(envoys_table.type_details(current))
 
     # -- filtering --------------------------------------------------------------------------------
 

@@ -23,11 +23,17 @@ RATE_BUCKETS = 12
 class SessionHeader(Static):
     """One line of facts; `update_from` redraws it from the index."""
 
-    def update_from(self, index: index_mod.RecordingIndex, *, mode: str, filter_text: str) -> None:
+    _shown: rich_text.Text | None = None
+
+    def update_from(
+        self, index: index_mod.RecordingIndex, *, mode: str, filter_text: str, status: str = ""
+    ) -> None:
         """What matters most comes first, so a narrow terminal cuts the least of it."""
         text = rich_text.Text()
         text.append(" xdsspy ", "bold reverse")
         text.append(f" [{mode}] ", "bold cyan")
+        if status:
+            text.append(f"{status} │ ", "bold yellow")
         nacks = len(index.nack_rows)
         text.append(f"{nacks} NACK{'s' if nacks != 1 else ''}", "bold red" if nacks else "green")
         rows = index.envoys.at()
@@ -46,7 +52,9 @@ class SessionHeader(Static):
             text.append(" indexing…", "yellow")
         if filter_text:
             text.append(f" │ filter: {filter_text}", "magenta")
-        self.update(text)
+        if text != self._shown:  # unchanged (browsing a finished recording): no redraw at all
+            self._shown = text
+            self.update(text, layout=False)  # one line, always: no layout pass for the whole screen
 
 
 class PushRates(Horizontal):
@@ -65,6 +73,9 @@ class PushRates(Horizontal):
         for service in RATE_SERVICES:
             series = index.rates.series(service, start, end, RATE_BUCKETS)
             sparkline = self.query_one(f"#rate-{service}", Sparkline)
-            sparkline.data = [float(v) for v in series]
-            total = sum(series)
-            sparkline.tooltip = f"{service}: {total} push(es) in the last {(end - start) / 1e9:.0f} s"
+            data = [float(v) for v in series]
+            if data != sparkline.data:
+                sparkline.data = data
+                sparkline.tooltip = (
+                    f"{service}: {sum(series)} push(es) in the last {(end - start) / 1e9:.0f} s"
+                )

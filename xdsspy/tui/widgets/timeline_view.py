@@ -4,6 +4,11 @@ Only the lines on screen are rendered (with `render`, the formatting `show`
 prints), and each rendered line is cached by its row; nothing here holds a
 row of its own. The cursor is a position in the view; moving it posts
 `Moved` (the Envoys pane follows the moment), Enter posts `Opened`.
+
+The widget scrolls itself vertically (`top`, and a scrollbar drawn in its
+last column): a Textual scroll costs a layout pass of the whole screen, and
+keys that move the window would pay it every time. A cursor move on screen
+redraws two lines; a move off screen redraws the widget, nothing else.
 """
 
 from __future__ import annotations
@@ -11,13 +16,16 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
+from rich import console as rich_console
 from rich import style as rich_style
 from rich import text as rich_text
+from rich.segment import Segment
 from textual import events
 from textual import message
 from textual.binding import Binding
 from textual.binding import BindingType
 from textual.cache import LRUCache
+from textual.geometry import Region
 from textual.geometry import Size
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -26,6 +34,7 @@ from textual.strip import Strip
 from xdsspy.frontends import render
 from xdsspy.viewmodel import rows as rows_mod
 from xdsspy.viewmodel import rowview
+from xdsspy.viewmodel import words
 
 LINE_WIDTH = 512
 """Virtual width: long lines (a NACK's error) scroll sideways rather than wrap."""
@@ -56,6 +65,8 @@ class TimelineView(ScrollView, can_focus=True):
         "timeline--nack",
         "timeline--mark",
         "timeline--gap",
+        "timeline--thumb",
+        "timeline--track",
     }
 
     cursor: reactive[int] = reactive(0, init=False, always_update=True)
@@ -72,6 +83,13 @@ class TimelineView(ScrollView, can_focus=True):
             return isinstance(message, TimelineView.Moved)
 
     @dataclasses.dataclass
+    class Nowhere(message.Message):
+        """A jump found nothing (no NACK after this row...): what to tell the user."""
+
+        timeline: TimelineView
+        why: str
+
+    @dataclasses.dataclass
     class Opened(message.Message):
         """Enter (or a double click) on a row."""
 
@@ -81,10 +99,12 @@ class TimelineView(ScrollView, can_focus=True):
     def __init__(self, view: rowview.RowView, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.view = view
-        self.columns = render.Columns()
+        self.columns = render.Columns.for_screen()
         self.marks: set[int] = set()  # row numbers in index.rows
+        self.top = 0  # the view position of the first line on screen
+        self._styles: dict[str, rich_style.Style] = {}
+        self._thumb_drawn = (0, 0)
         self._lines: LRUCache[tuple[int, bool], Strip] = LRUCache(4096)
-        self._sized = -1
 
     # -- the view ---------------------------------------------------------------------------------
 
@@ -93,19 +113,40 @@ class TimelineView(ScrollView, can_focus=True):
         current = self.view.row_number(self.cursor) if len(self.view) else 0
         self.view = view
         self._lines.clear()
-        self._sized = -1
-        self.grow()
+        self.top = 0
+        self.refresh()
         self.cursor = view.position_of(current) if len(view) else 0
 
     def grow(self, *, follow: bool = False) -> None:
-        """The view may hold more rows: resize, and with `follow` put the cursor on the last one."""
+        """The view may hold more rows: with `follow` put the cursor on the last one, else redraw the
+        scrollbar and whatever new rows are on screen."""
+        self._fit_nodes()
         count = len(self.view)
-        if count != self._sized:
-            self._sized = count
-            self.virtual_size = Size(LINE_WIDTH, count)
-            self.refresh()
         if follow and count:
             self.cursor = count - 1
+        elif count <= self.top + self.size.height:
+            self.refresh()  # new rows show in the window
+        elif self._thumb() != self._thumb_drawn:
+            self.refresh(Region(self.size.width - 1, 0, 1, self.size.height))  # the scrollbar moved
+
+    def _fit_nodes(self) -> None:
+        """The node column as wide as the longest Envoy name so far (up to its cap): it only grows, and
+        only when a new Envoy comes, so lines drawn before rarely realign."""
+        longest = max((len(words.short_node(node)) for node in self.view.index.envoys.nodes()), default=0)
+        wanted = max(8, min(render.SCREEN_NODE, longest))
+        if wanted > self.columns.node:
+            self.columns.node = wanted
+            self._lines.clear()
+            self.refresh()
+
+    def on_resize(self) -> None:
+        self.virtual_size = Size(LINE_WIDTH, self.size.height)  # only sideways scrolling is Textual's
+        self._place(self.cursor)
+        self.refresh()
+
+    @property
+    def height(self) -> int:
+        return max(self.size.height, 1)
 
     @property
     def row(self) -> rows_mod.Row | None:
@@ -114,16 +155,45 @@ class TimelineView(ScrollView, can_focus=True):
     # -- drawing ----------------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        position = scroll_y + y
-        width = self.size.width
+        scroll_x = round(self.scroll_x)
+        position = self.top + y
+        width = max(self.size.width - 1, 0)  # the last column is the scrollbar
         base = self.rich_style
         if position >= len(self.view):
-            return Strip.blank(width, base)
-        strip = self._line(position).crop_extend(scroll_x, scroll_x + width, base)
-        if position == self.cursor:
-            strip = strip.apply_style(self.get_component_rich_style("timeline--cursor"))
-        return strip.apply_offsets(scroll_x, y)
+            strip = Strip.blank(width, base)
+        else:
+            strip = self._line(position).crop_extend(scroll_x, scroll_x + width, base)
+            if position == self.cursor:
+                strip = strip.apply_style(self._style("timeline--cursor"))
+        return Strip.join([strip, self._scrollbar(y)])
+
+    def _style(self, component: str) -> rich_style.Style:
+        """A component's style, looked up once (Textual's lookup costs a tenth of a millisecond)."""
+        style = self._styles.get(component)
+        if style is None:
+            style = self._styles[component] = self.get_component_rich_style(component)
+        return style
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles = {}
+        self._lines.clear()
+
+    def _thumb(self) -> tuple[int, int]:
+        """Where the scrollbar's thumb starts and how long it is (0, 0: no scrollbar)."""
+        count, height = len(self.view), self.height
+        if count <= height:
+            return 0, 0
+        size = max(1, height * height // count)
+        return min(height - size, self.top * height // count), size
+
+    def _scrollbar(self, y: int) -> Strip:
+        start, size = self._thumb_drawn = self._thumb()
+        if not size:
+            return Strip.blank(1, self.rich_style)
+        if start <= y < start + size:
+            return Strip([Segment("▐", self._style("timeline--thumb"))], 1)
+        return Strip([Segment(" ", self._style("timeline--track"))], 1)
 
     def _line(self, position: int) -> Strip:
         number = self.view.row_number(position)
@@ -133,30 +203,23 @@ class TimelineView(ScrollView, can_focus=True):
         cached = self._lines.get(key)
         if cached is not None and row.kind != rows_mod.RowKind.QUIET_POLLS:  # a run's row keeps counting
             return cached
-        widths = dataclasses.astuple(self.columns)
-        text = rich_text.Text(GUTTER_MARK if marked else GUTTER_NONE, self._gutter_style(marked))
-        text.append_text(self._text(row))
+        text = self._text(row)
+        gutter = Segment(GUTTER_MARK, self._style("timeline--mark")) if marked else Segment(GUTTER_NONE)
+        strip = Strip([gutter, *_segments(text)], len(GUTTER_NONE) + text.cell_len)
         style = self._row_style(row)
         if style is not None:
-            text.stylize(style)
-        strip = Strip(list(text.render(self.app.console)), text.cell_len)
-        if dataclasses.astuple(self.columns) != widths:  # a wider value: the lines drawn so far realign
-            self._lines.clear()
-            self.refresh()
-        self._lines[key] = strip
+            strip = strip.apply_style(style)
+        self._lines[key] = strip  # widths are fixed on screen (Columns.for_screen): no line realigns
         return strip
 
     def index_row(self, number: int) -> rows_mod.Row:
         return self.view.index.rows[number]
 
-    def _gutter_style(self, marked: bool) -> rich_style.Style | str:
-        return self.get_component_rich_style("timeline--mark") if marked else ""
-
     def _row_style(self, row: rows_mod.Row) -> rich_style.Style | None:
         if row.kind == rows_mod.RowKind.MESSAGE and row.is_nack:
-            return self.get_component_rich_style("timeline--nack")
+            return self._style("timeline--nack")
         if row.kind == rows_mod.RowKind.GAP:
-            return self.get_component_rich_style("timeline--gap")
+            return self._style("timeline--gap")
         return None
 
     def _text(self, row: rows_mod.Row) -> rich_text.Text:
@@ -182,14 +245,36 @@ class TimelineView(ScrollView, can_focus=True):
         if count and not 0 <= new < count:
             self.cursor = max(0, min(new, count - 1))
             return
-        height = max(self.size.height, 1)
-        top = round(self.scroll_y)
-        if new < top:
-            self.scroll_to(y=new, animate=False)
-        elif new >= top + height:
-            self.scroll_to(y=new - height + 1, animate=False)
-        self.refresh()
+        if self.top <= new < self.top + self.height and self.top <= old < self.top + self.height:
+            # On screen: only the two lines whose cursor mark changed are drawn again.
+            width = self.size.width
+            self.refresh(Region(0, old - self.top, width, 1), Region(0, new - self.top, width, 1))
+        else:
+            self._place(new)
+            self.refresh()
         self.post_message(self.Moved(self, new, self.row))
+
+    def _place(self, cursor: int) -> None:
+        """Move the window so that the cursor is on screen: in the middle after a jump (as vim's zz)."""
+        height, count = self.height, len(self.view)
+        if not self.top <= cursor < self.top + height:
+            self.top = cursor - height // 2
+        self.top = max(0, min(self.top, count - height))
+
+    def scroll_rows(self, lines: int) -> None:
+        """Move the window (the mouse wheel): the cursor stays on its row, or at the edge of the window."""
+        self.top = max(0, min(self.top + lines, len(self.view) - self.height))
+        self.refresh()
+        if not self.top <= self.cursor < self.top + self.height:
+            self.cursor = min(max(self.cursor, self.top), self.top + self.height - 1)
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        event.stop()
+        self.scroll_rows(3)
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        event.stop()
+        self.scroll_rows(-3)
 
     def action_cursor_up(self) -> None:
         self.cursor = max(self.cursor - 1, 0)
@@ -198,10 +283,14 @@ class TimelineView(ScrollView, can_focus=True):
         self.cursor = min(self.cursor + 1, max(len(self.view) - 1, 0))
 
     def action_page_up(self) -> None:
-        self.cursor = max(self.cursor - max(self.size.height - 1, 1), 0)
+        step = max(self.height - 1, 1)
+        self.top = max(self.top - step, 0)
+        self.cursor = max(self.cursor - step, 0)
 
     def action_page_down(self) -> None:
-        self.cursor = min(self.cursor + max(self.size.height - 1, 1), max(len(self.view) - 1, 0))
+        step = max(self.height - 1, 1)
+        self.top = max(0, min(self.top + step, len(self.view) - self.height))
+        self.cursor = min(self.cursor + step, max(len(self.view) - 1, 0))
 
     def action_first(self) -> None:
         self.cursor = 0
@@ -230,13 +319,18 @@ class TimelineView(ScrollView, can_focus=True):
             if self.view.row_number(position) == number:
                 self.cursor = position
                 return
-        self.notify("no marked row in this view (m marks one)", severity="warning")
+        self._nowhere("no marked row in this view (m marks one)")
 
     def _go(self, position: int | None, otherwise: str) -> None:
         if position is None:
-            self.notify(otherwise, severity="information", timeout=2)
+            self._nowhere(otherwise)
         else:
             self.cursor = position
+
+    def _nowhere(self, why: str) -> None:
+        """A jump with nowhere to go: a bell and a word in the header (a toast would cost a layout pass)."""
+        self.app.bell()
+        self.post_message(self.Nowhere(self, why))
 
     def action_open(self) -> None:
         row = self.row
@@ -246,9 +340,35 @@ class TimelineView(ScrollView, can_focus=True):
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
         if offset is None:
-            return  # the border or a scrollbar
-        position = round(self.scroll_y) + offset.y
+            return  # the border
+        if offset.x >= self.size.width - 1:  # the scrollbar: jump there
+            self.scroll_rows(offset.y * len(self.view) // self.height - self.top)
+            return
+        position = self.top + offset.y
         if 0 <= position < len(self.view):
             self.cursor = position
             if event.chain >= 2:
                 self.action_open()
+
+
+def _segments(text: rich_text.Text) -> list[Segment]:
+    """A line's segments without rich's general renderer: the spans of `render` lines never overlap
+    (render._Parts builds them one after another), so each is one segment, over the line's own style."""
+    plain = text.plain
+    base = rich_style.Style.parse(text.style) if isinstance(text.style, str) else text.style
+    out: list[Segment] = []
+    position = 0
+    for span in sorted(text.spans, key=lambda span: span.start):
+        if span.start < position:  # overlapping spans after all: rich knows best
+            return list(text.render(_CONSOLE))
+        if span.start > position:
+            out.append(Segment(plain[position : span.start], base))
+        style = rich_style.Style.parse(span.style) if isinstance(span.style, str) else span.style
+        out.append(Segment(plain[span.start : span.end], base + style))
+        position = span.end
+    if position < len(plain):
+        out.append(Segment(plain[position:], base))
+    return out
+
+
+_CONSOLE = rich_console.Console(width=LINE_WIDTH, color_system="truecolor", force_terminal=True)

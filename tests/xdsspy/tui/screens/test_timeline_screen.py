@@ -39,15 +39,18 @@ async def test_choose_an_envoy_and_the_pane_shows_the_selected_moment() -> None:
         assert app.main is not None
         main = app.main
         assert main.envoys.rows_shown == []  # at row #1 no Envoy had said who it was
-        await pilot.press("n")  # the NACK: CDS is NACKED at this moment
+        await pilot.press("n")  # the NACK: CDS is NACKED at this moment (once the cursor rests)
         row = main.timeline.row
         assert row is not None and row.is_nack and row.step.seq == 23
-        current = main.envoys.current
-        assert current is not None and current.sync("CDS").status == envoys.SyncStatus.NACKED  # type: ignore[union-attr]
+
+        def cds_is(status: envoys.SyncStatus) -> bool:
+            current = main.envoys.current
+            sync = current.sync("CDS") if current is not None else None
+            return sync is not None and sync.status == status
+
+        await seen.until(pilot, lambda: cds_is(envoys.SyncStatus.NACKED), "the pane at the NACK")
         main.timeline.cursor = 20  # before it: the push #22 is not sent yet
-        await pilot.pause()
-        earlier = main.envoys.current
-        assert earlier is not None and earlier.sync("CDS").status == envoys.SyncStatus.SYNCED  # type: ignore[union-attr]
+        await seen.until(pilot, lambda: cds_is(envoys.SyncStatus.SYNCED), "the pane before the push")
         assert "CDS SYNCED sent 2 acked 2" in str(main.query_one("#envoy-detail").render())
         await pilot.press("tab")  # to the Envoys pane
         assert main.envoys.has_focus

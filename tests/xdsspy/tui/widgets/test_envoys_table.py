@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pathlib
+
 from xdsspy.testing import pilot as pilot_mod
+from xdsspy.tui.screens import resources_screen
 from xdsspy.tui.widgets import envoys_table
 from xdsspy.viewmodel import envoys
+from xdsspy.viewmodel import words
 
 SIZE = (120, 40)
 CDS = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
@@ -33,8 +37,10 @@ async def test_the_pane_lists_each_envoy_with_its_columns() -> None:
         assert app.main is not None
         await pilot.press("G")
         table = app.main.envoys
-        assert table.row_count == 1
-        cells = dict(zip(envoys_table.COLUMNS, (cell.plain for cell in table.get_row_at(0)), strict=True))
+        await seen.until(pilot, lambda: table.row_count == 1, "the pane at the last row")
+        cells = dict(
+            zip(envoys_table.COLUMNS, (c.plain for c in table.cells(table.rows_shown[0])), strict=True)
+        )
         assert cells["ENVOY"] == "sample-rest" and cells["STREAM"] == "REST"
         assert (
             cells["CONNECTED"].startswith("polling since")
@@ -44,3 +50,38 @@ async def test_the_pane_lists_each_envoy_with_its_columns() -> None:
         before = table.rows_shown
         table.show(list(before))  # the same rows: nothing redrawn
         assert table.rows_shown is before
+
+
+async def test_many_envoys_scroll_in_the_pane_and_each_can_be_chosen(tmp_path: pathlib.Path) -> None:
+    app = pilot_mod.busy_app(tmp_path, 2_000, envoys=12, big_pushes=0)
+    seen = pilot_mod.Seen()
+    async with app.run_test(size=SIZE, message_hook=seen.hook) as pilot:
+        await seen.until(pilot, seen.indexed, "the index")
+        assert app.main is not None
+        main, table = app.main, app.main.envoys
+        await pilot.press("G")
+        await seen.until(pilot, lambda: table.row_count == 12, "every Envoy in the pane")
+        visible = table.size.height - 1  # under the header line
+        assert 3 < visible < 12  # the largest step: more Envoys than lines, so the pane scrolls
+        await pilot.press("tab")
+        assert table.has_focus and table.cursor_row == 0
+        for _ in range(11):
+            await pilot.press("down")
+        assert table.cursor_row == 11 and round(table.scroll_y) == 12 - visible  # scrolled to keep it
+        last = table.rows_shown[11].identity.node
+        detail = main.query_one("#envoy-detail")
+        await seen.until(pilot, lambda: words.short_node(last) in str(detail.render()), "its detail line")
+        await pilot.press("down", "up", "k")
+        assert table.cursor_row == 9
+        second = table.content_region.y - table.region.y + 2  # under the header: the second Envoy shown
+        await pilot.click(envoys_table.EnvoysTable, offset=(5, second))
+        assert table.cursor_row == round(table.scroll_y) + 1
+        chosen = table.rows_shown[table.cursor_row].identity.node
+        await pilot.press("r")  # its resources, at this moment
+        await seen.until(pilot, lambda: isinstance(app.screen, resources_screen.ResourcesScreen), "resources")
+        assert isinstance(app.screen, resources_screen.ResourcesScreen) and app.screen.node == chosen
+        await pilot.press("escape")
+        await seen.until(pilot, lambda: app.screen is main, "back")
+        await pilot.press("enter")  # only this Envoy
+        await seen.until(pilot, lambda: main.filter.active, "the Envoy's filter")
+        assert str(main.filter) == f"~node {chosen}"
