@@ -130,6 +130,10 @@ class RecordingIndex:
             return should_stop()
 
         try:
+            # Everything alive now (the modules a viewer imported, its widgets) outlives the indexing:
+            # frozen, a full collection triggered by the first rows need not walk it (tens of ms with
+            # the GIL held, while the viewer waits to draw).
+            gc.freeze()
             self._stand_aside()  # a viewer may have asked for the first moments (its own start-up)
             with reader_mod.RecordingReader(self.path) as reader:
                 for event in reader.events(follow=follow, should_stop=idle, poll_interval=0.05):
