@@ -170,11 +170,7 @@ def _details(verdict: protocol.Verdict, answered: tracker.Step | None) -> _Parts
         if verdict.latency_ms is not None:
             out.add(f" in {words.latency_text(verdict.latency_ms)}")
     if kind == V.NACK:
-        error = words.one_line(verdict.error) or (
-            "(REST: the next poll kept the old version)"
-            if verdict.rule.startswith("REST")
-            else "(no error_detail: version not taken)"
-        )
+        error = words.nack_error(verdict)
         out.add(": " if out else "")
         out.add(words.shorten(error, words.ERROR_WIDTH) if len(error) > words.ERROR_WIDTH else error, "red")
         push = answered.verdict if answered is not None else None

@@ -427,11 +427,7 @@ def _verdict_words(verdict: protocol.Verdict, answered: tracker.Step | None) -> 
         latency = f" in {words.latency_text(verdict.latency_ms)}" if verdict.latency_ms is not None else ""
         parts.append(f"of #{verdict.answers_seq}{latency}")
     if kind == V.NACK:
-        error = words.one_line(verdict.error) or (
-            "(REST: the next poll kept the old version)"
-            if verdict.rule.startswith("REST")
-            else "(no error_detail: version not taken)"
-        )
+        error = words.nack_error(verdict)
         parts.append(f"error: {words.shorten(error, words.ERROR_WIDTH)}")
         named = words.rejected_names(verdict, answered.verdict if answered is not None else None)
         if named:

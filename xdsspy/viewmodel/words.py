@@ -120,6 +120,15 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def nack_error(nack: protocol.Verdict) -> str:
+    """A NACK's error on one line; where Envoy sent none (REST, the version rule), why there is none."""
+    return one_line(nack.error) or (
+        "(REST: the next poll kept the old version)"
+        if nack.rule.startswith("REST")
+        else "(no error_detail: version not taken)"
+    )
+
+
 def rejected_names(nack: protocol.Verdict, push: protocol.Verdict | None) -> tuple[str, ...]:
     """Which resources a NACK is about: those its error names, else those the rejected push changed.
 

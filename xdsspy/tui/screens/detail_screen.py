@@ -97,7 +97,13 @@ class DetailScreen(Screen[None]):
             box = self.query_one("#detail-nack", Static)
             box.display = True
             code = f" (code {found.nack.code})" if found.nack.code is not None else ""
-            box.update(rich_text.Text(f"Envoy's error{code}:\n{found.nack.error.strip()}"))
+            error = found.nack.error.strip()
+            if not error and self.row.step.verdict is not None:  # REST, or a NACK by the version rule
+                error = (
+                    f"none sent {words.nack_error(self.row.step.verdict)}: Envoy's update_rejected"
+                    " stats and its log say why"
+                )
+            box.update(rich_text.Text(f"Envoy's error{code}:\n{error}"))
         tree = self.query_one("#detail-tree", Tree)
         tree.clear()
         self._fill(tree.root, found)

@@ -74,3 +74,16 @@ async def test_rows_that_are_not_messages_say_what_they_are() -> None:
         await seen.until(pilot, lambda: screen.detail is not None, "the detail")
         found = labels(screen)
         assert "Event" in found and any(label.startswith("Headers (") for label in found)
+
+
+async def test_a_rest_rejection_says_why_there_is_no_error_to_show() -> None:
+    seen = pilot_mod.Seen()
+    app = pilot_mod.sample_app("rest-reject.xdsspy")
+    async with app.run_test(size=SIZE, message_hook=seen.hook) as pilot:
+        await seen.until(pilot, seen.indexed, "the index")
+        await pilot.press("n", "enter")
+        screen = app.screen
+        assert isinstance(screen, detail_screen.DetailScreen)
+        await seen.until(pilot, lambda: screen.detail is not None, "the detail")
+        box = str(screen.query_one("#detail-nack").render())
+        assert "none sent (REST: the next poll kept the old version)" in box
