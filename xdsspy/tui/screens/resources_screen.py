@@ -142,10 +142,11 @@ class ResourcesScreen(Screen[None]):
         if item.dangling is not None:
             dangling, style = DANGLING_WORDS.get(item.dangling, (str(item.dangling), "red"))
             label.append(f"  {dangling}", style)
-        if row.rejected is not None:
-            label.append("  NACKED", "bold red")
         if row.resource is not None and row.resource.version:
             label.append(f"  v{words.shorten(row.resource.version, 20)}", "dim")
+        if row.rejected is not None:  # beside the accepted version, or alone: "v4 NACKED"
+            rejected = row.rejected.version
+            label.append(f"  {'v' + words.shorten(rejected, 20) + ' ' if rejected else ''}NACKED", "bold red")
         if item.repeat:
             label.append("  ↑ above", "dim")
         if item.unreferenced and item.depth == 0:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from textual.widgets import DataTable
 from textual.widgets import Tree
 
@@ -28,7 +30,8 @@ async def test_linked_resources_with_the_nacked_one_beside_and_its_history_diffe
         found = labels(screen)
         assert found[0].startswith("Listener ingress")
         assert any(label.startswith("RouteConfiguration ingress-routes") for label in found)
-        assert any(label.startswith("Cluster static-svc") and "NACKED" in label for label in found)
+        static_label = next(label for label in found if label.startswith("Cluster static-svc"))
+        assert re.search(r"  v\S+  v\S+ NACKED", static_label), static_label  # accepted, then rejected
         summary = str(screen.query_one("#res-summary").render())
         assert "1 NACKED" in summary and "0 dangling" in summary
         tree = screen.query_one("#res-tree", Tree)
