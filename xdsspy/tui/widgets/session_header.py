@@ -34,6 +34,9 @@ class SessionHeader(Static):
         text.append(f" [{mode}] ", "bold cyan")
         if status:
             text.append(f"{status} │ ", "bold yellow")
+        if filter_text:  # before the figures: a filtered view must never pass for the whole recording
+            text.append(f"filter: {filter_text}", "magenta")
+            text.append(" │ ")
         nacks = len(index.nack_rows)
         text.append(f"{nacks} NACK{'s' if nacks != 1 else ''}", "bold red" if nacks else "green")
         rows = index.envoys.at()
@@ -50,8 +53,6 @@ class SessionHeader(Static):
         text.append(f"{words.size_text(size)}, {index.messages:,} messages", "dim")
         if not index.done and mode != "LIVE":
             text.append(" indexing…", "yellow")
-        if filter_text:
-            text.append(f" │ filter: {filter_text}", "magenta")
         if text != self._shown:  # unchanged (browsing a finished recording): no redraw at all
             self._shown = text
             self.update(text, layout=False)  # one line, always: no layout pass for the whole screen

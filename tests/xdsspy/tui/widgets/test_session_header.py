@@ -23,3 +23,16 @@ async def test_the_header_says_file_size_envoys_rates_and_nacks() -> None:
         cds = rates.query_one("#rate-CDS", Sparkline)
         assert sum(cds.data or []) == 3  # three CDS pushes in the recording
         assert "3 push(es)" in str(cds.tooltip)
+
+
+async def test_an_active_filter_shows_before_the_figures_even_at_80_columns() -> None:
+    seen = pilot_mod.Seen()
+    app = pilot_mod.sample_app("sotw-nack.xdsspy")
+    async with app.run_test(size=(80, 24), message_hook=seen.hook) as pilot:
+        await seen.until(pilot, seen.indexed, "the index")
+        assert app.main is not None
+        await pilot.press("slash", *"~nack | ~t CDS ~push", "enter")
+        header = app.main.query_one("#header")
+        await seen.until(pilot, lambda: "filter:" in str(header.render()), "the filter in the header")
+        visible = app.main.query_one("#header").render_line(0).text
+        assert "filter: ~nack | ~t CDS & ~push" in visible
