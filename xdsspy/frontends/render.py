@@ -19,6 +19,7 @@ from xdsspy import grpc_status
 from xdsspy import model
 from xdsspy.state import protocol
 from xdsspy.state import tracker
+from xdsspy.viewmodel import envoys
 from xdsspy.viewmodel import rows
 from xdsspy.viewmodel import words
 
@@ -50,8 +51,9 @@ class Columns:
     """Column widths that grow to the widest value seen (up to a cap), so a stream of lines lines up.
 
     `screen` is the terminal UI's layout: every width fixed from the start (a line drawn stays right
-    as others come), the verdict and a cut of its details right after the type, so that an 80-column
-    screen shows them, then version, nonce, size and the stream.
+    as others come), the verdict and a cut of its details right after the type, then version, nonce,
+    size and the stream. `services`: the type column says CDS, EDS ... (what a narrow screen has
+    room for) instead of Cluster, ClusterLoadAssignment ...
     """
 
     node: int = 8
@@ -59,16 +61,28 @@ class Columns:
     version: int = 2
     nonce: int = 8
     screen: bool = False
+    services: bool = False
+    node_cap: int = 28
 
     @classmethod
-    def for_screen(cls) -> Columns:
-        """The screen's widths; the node column starts narrow, and its owner widens it (SCREEN_NODE at
-        most) as Envoys with longer names come."""
-        return cls(node=8, type=SCREEN_TYPE, version=16, nonce=9, screen=True)
+    def for_screen(cls, width: int = 120) -> Columns:
+        """The screen's widths for a screen this wide: below NARROW_SCREEN columns, service names and a
+        narrower node column, so that the verdict's details still show at 80 columns. The node column
+        starts narrow, and its owner widens it (node_cap at most) as Envoys with longer names come."""
+        if width < NARROW_SCREEN:
+            return cls(8, SCREEN_SERVICE, 16, 9, screen=True, services=True, node_cap=SCREEN_NODE_NARROW)
+        return cls(node=8, type=SCREEN_TYPE, version=16, nonce=9, screen=True, node_cap=SCREEN_NODE)
+
+    def type_text(self, type_url: str) -> str:
+        if self.services and type_url:
+            return envoys.service_of(type_url)
+        return words.short_type(type_url) or "?"
 
     def cell(self, name: str, value: str, cap: int) -> str:
         if self.screen:
             width = getattr(self, name)
+            if name == "node" and len(value) > width:  # a pod's name starts with its workload: keep that
+                return value[: width - 1] + "…"
             return words.shorten(value, width).ljust(width)
         value = words.shorten(value, cap)
         width = max(getattr(self, name), len(value))
@@ -79,6 +93,9 @@ class Columns:
 SCREEN_NODE = 22
 SCREEN_TYPE = 21
 SCREEN_DETAILS = 30
+NARROW_SCREEN = 100
+SCREEN_NODE_NARROW = 14
+SCREEN_SERVICE = 5
 
 
 class _Parts:
@@ -209,7 +226,7 @@ def message_line(
         if env is not None and env.problem:
             line.add(f"  ⚠ {words.one_line(env.problem)}", "yellow")
         return line.text()
-    line.add(columns.cell("type", words.short_type(verdict.type_url) or "?", 28))
+    line.add(columns.cell("type", columns.type_text(verdict.type_url), 28))
     version = env.version
     nonce = env.nonce or env.response_nonce
     style = VERDICT_STYLES.get(verdict.kind, "")

@@ -113,3 +113,18 @@ def test_the_screen_layout_keeps_every_column_in_place_and_the_verdict_near_the_
     assert details.endswith("…") and "x" in details
     assert nacked.rstrip().endswith("c1/s2") and "123 B" in nacked
     assert "2026-12-…4567890" in nacked  # the version, cut in the middle to its 16 cells
+
+
+def test_a_narrow_screen_names_services_and_keeps_the_start_of_a_long_node() -> None:
+    from xdsspy.decode import discovery
+
+    request = discovery.decode(f.ADS, model.Direction.REQUEST, b"")
+    eds = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
+    nack = protocol.Verdict(V.NACK, "rule", eds, error="Invalid duration", answers_seq=7)
+    step = _step(nack, envelope=request, node="sidecar~1~reviews-v1-abc.default~d", direction="request")
+    wide, narrow = render.Columns.for_screen(120), render.Columns.for_screen(80)
+    narrow.node = narrow.node_cap  # as the view widens it for a long name
+    assert " ClusterLoadAssignment " in render.message_line(step, wide).plain
+    line = render.message_line(step, narrow).plain
+    assert " reviews-v1-ab… → EDS   NACK      of #7: Invalid duration" in line, line
+    assert len(line[: line.index("of #7")]) <= 60  # room for the details at 80 columns

@@ -133,13 +133,18 @@ class TimelineView(ScrollView, can_focus=True):
         """The node column as wide as the longest Envoy name so far (up to its cap): it only grows, and
         only when a new Envoy comes, so lines drawn before rarely realign."""
         longest = max((len(words.short_node(node)) for node in self.view.index.envoys.nodes()), default=0)
-        wanted = max(8, min(render.SCREEN_NODE, longest))
+        wanted = max(8, min(self.columns.node_cap, longest))
         if wanted > self.columns.node:
             self.columns.node = wanted
             self._lines.clear()
             self.refresh()
 
     def on_resize(self) -> None:
+        columns = render.Columns.for_screen(self.size.width)
+        if columns.services != self.columns.services:  # narrow <-> wide: another layout of every line
+            self.columns = columns
+            self._lines.clear()
+            self._fit_nodes()
         self.virtual_size = Size(LINE_WIDTH, self.size.height)  # only sideways scrolling is Textual's
         self._place(self.cursor)
         self.refresh()
