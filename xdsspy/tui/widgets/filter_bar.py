@@ -64,11 +64,17 @@ class FilterBar(Vertical):
         try:
             filterexpr.compile(text)
         except filterexpr.FilterError as e:
-            shown.update(f"[red]{' ' * (e.position + 1)}^ {_escape(str(e))}[/red]")
+            shown.update(f"[red]{' ' * self._caret_column(e.position)}^ {_escape(str(e))}[/red]")
             self.set_class(True, "-invalid")
         else:
             shown.update("")
             self.set_class(False, "-invalid")
+
+    def _caret_column(self, position: int) -> int:
+        """Where the character at `position` of the expression is on screen, under the field: past the
+        field's border and padding, less what it has scrolled sideways."""
+        field = self.query_one(Input)
+        return max(0, field.styles.gutter.left + position - round(field.scroll_x))
 
     def action_cancel(self) -> None:
         self.post_message(self.Cancelled())

@@ -18,9 +18,14 @@ async def test_errors_show_as_you_type_and_escape_cancels() -> None:
         assert not bar.display
         await pilot.press("slash")
         assert bar.display
-        await pilot.press(*"(~nack")
+        await pilot.press(*"~t CDS & (~nack")
         assert bar.has_class("-invalid")
-        assert "missing )" in str(bar.query_one("#filter-error").render())
+        error = bar.query_one("#filter-error")
+        assert "missing )" in str(error.render())
+        field = bar.query_one("#filter-input")
+        caret = error.content_region.x + str(error.render()).index("^")
+        parenthesis = field.content_region.x + "~t CDS & (~nack".index("(")
+        assert caret == parenthesis  # the caret is right under the ( that is not closed
         await pilot.press(")")
         assert not bar.has_class("-invalid")
         await pilot.press("escape")
