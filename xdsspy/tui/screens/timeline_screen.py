@@ -125,6 +125,8 @@ class TimelineScreen(Screen[None]):
         position = None if self.following or row is None else row.position
         found = self.index.envoys.at(position)
         self.envoys.show(found)
+        if row is not None and row.node and not self.envoys.has_focus:
+            self.envoys.select(row.node)  # the selected message's Envoy is the selected Envoy
         current = self.envoys.current
         if current is None:
             self._detail(

@@ -201,6 +201,14 @@ class EnvoysTable(ScrollView, can_focus=True):
             return None
         return self.rows_shown[self.cursor_row]
 
+    def select(self, node: str) -> None:
+        """Put the cursor on this Envoy, if the pane lists it."""
+        for number, row in enumerate(self.rows_shown):
+            if row.identity.node == node:
+                if number != self.cursor_row:
+                    self.cursor_row = number
+                return
+
     def action_cursor_up(self) -> None:
         self.cursor_row = max(self.cursor_row - 1, 0)
 

@@ -18,6 +18,8 @@ RATE_SERVICES = ("CDS", "EDS", "LDS", "RDS", "SDS")
 RATE_WINDOW_S = 60.0
 """The sparklines show the last minute of the recording's own time (the whole of a shorter one)."""
 RATE_BUCKETS = 12
+FILTER_SHOWN = 40
+"""The header shows this much of a filter; the filter bar (/) has it whole."""
 
 
 class SessionHeader(Static):
@@ -29,13 +31,13 @@ class SessionHeader(Static):
         self, index: index_mod.RecordingIndex, *, mode: str, filter_text: str, status: str = ""
     ) -> None:
         """What matters most comes first, so a narrow terminal cuts the least of it."""
-        text = rich_text.Text()
+        text = rich_text.Text(no_wrap=True, overflow="ellipsis")  # one line: a wrapped rest would be hidden
         text.append(" xdsspy ", "bold reverse")
         text.append(f" [{mode}] ", "bold cyan")
         if status:
             text.append(f"{status} │ ", "bold yellow")
         if filter_text:  # before the figures: a filtered view must never pass for the whole recording
-            text.append(f"filter: {filter_text}", "magenta")
+            text.append(f"filter: {words.shorten(filter_text, FILTER_SHOWN)}", "magenta")
             text.append(" │ ")
         nacks = len(index.nack_rows)
         text.append(f"{nacks} NACK{'s' if nacks != 1 else ''}", "bold red" if nacks else "green")

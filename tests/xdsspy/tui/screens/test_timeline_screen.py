@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pathlib
+
 from xdsspy.testing import pilot as pilot_mod
 from xdsspy.viewmodel import envoys
+from xdsspy.viewmodel import words
 
 SIZE = (120, 40)
 
@@ -72,3 +75,26 @@ async def test_narrow_terminals_keep_every_pane() -> None:
             region = app.main.query_one(pane).region
             assert region.height >= 1 and region.width == 80, pane
         assert app.main.query_one("#timeline").region.height >= 10
+
+
+async def test_the_pane_selects_the_envoy_of_the_selected_message(tmp_path: pathlib.Path) -> None:
+    app = pilot_mod.busy_app(tmp_path, 1_000, envoys=4, big_pushes=0)
+    seen = pilot_mod.Seen()
+    async with app.run_test(size=SIZE, message_hook=seen.hook) as pilot:
+        await seen.until(pilot, seen.indexed, "the index")
+        assert app.main is not None
+        main = app.main
+        await pilot.press("G")
+        for _ in range(6):  # a few messages of different Envoys
+            await pilot.press("up")
+            row = main.timeline.row
+            if row is None or not row.node:
+                continue
+            node = row.node
+
+            def selected(node: str = node) -> bool:
+                current = main.envoys.current
+                return current is not None and current.identity.node == node
+
+            await seen.until(pilot, selected, f"the pane on {node}")
+            assert words.short_node(node) in str(main.query_one("#envoy-detail").render())

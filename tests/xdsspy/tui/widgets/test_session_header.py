@@ -6,6 +6,7 @@ from textual.widgets import Sparkline
 
 from xdsspy.testing import pilot as pilot_mod
 from xdsspy.tui.widgets import session_header
+from xdsspy.viewmodel import filterexpr
 
 SIZE = (120, 40)
 
@@ -36,3 +37,18 @@ async def test_an_active_filter_shows_before_the_figures_even_at_80_columns() ->
         await seen.until(pilot, lambda: "filter:" in str(header.render()), "the filter in the header")
         visible = app.main.query_one("#header").render_line(0).text
         assert "filter: ~nack | ~t CDS & ~push" in visible
+
+
+async def test_a_long_filter_is_cut_in_the_header_not_wrapped_out_of_sight() -> None:
+    seen = pilot_mod.Seen()
+    app = pilot_mod.sample_app("sotw-nack.xdsspy")
+    async with app.run_test(size=(120, 40), message_hook=seen.hook) as pilot:
+        await seen.until(pilot, seen.indexed, "the index")
+        assert app.main is not None
+        long = "~node sidecar~10.0.0.2~ratings-v1-xyz.default~default.svc.cluster.local | ~nack"
+        app.main.apply_filter(filterexpr.compile(long))
+        header = app.main.query_one("#header")
+        await seen.until(pilot, lambda: "filter:" in str(header.render()), "the filter in the header")
+        visible = header.render_line(0).text
+        assert "filter: ~node sidecar" in visible and "…" in visible
+        assert "1 NACK" in visible  # the figures after it are still on the one line
