@@ -30,6 +30,8 @@ async def test_follow_a_recording_that_grows_pause_and_go_back(tmp_path: pathlib
         assert main.following and main.timeline.cursor == 10  # the newest row is in view
         await pilot.press("space")  # pause the display: the capture goes on
         assert main.mode == "PAUSED"
+        header = main.query_one("#header")
+        await seen.until(pilot, lambda: "display paused" in str(header.render()), "the word in the header")
         w.publish(f.tmessage(b"\x0a\x01y", seq=12, method=f.ADS))
         await seen.until(pilot, lambda: app.index.messages == 11, "the index to read on")
         assert len(main.timeline.view) == 11

@@ -222,7 +222,8 @@ class TimelineScreen(Screen[None]):
             self.timeline.grow(follow=True)
         self.refresh_panes(force=True)
         if wanted.active and not len(view):
-            self.notify(f"no row matches {wanted.normalized!r} yet", severity="warning")
+            self.app.bell()
+            self.say(f"no row matches {wanted.normalized!r} yet")
 
     # -- modes ------------------------------------------------------------------------------------
 
@@ -230,16 +231,14 @@ class TimelineScreen(Screen[None]):
         self.following = not self.following
         if self.following:
             self.timeline.grow(follow=True)
-        self.notify("following the newest row" if self.following else "not following", timeout=2)
-        self.refresh_panes(force=True)
+        self.say("following the newest row" if self.following else "not following")
 
     def action_toggle_pause(self) -> None:
         self.paused = not self.paused
         if not self.paused:
             self.timeline.view.catch_up()
             self.timeline.grow(follow=self.following)
-        self.notify("display paused: the capture goes on" if self.paused else "display resumed", timeout=2)
-        self.refresh_panes(force=True)
+        self.say("display paused: the capture goes on" if self.paused else "display resumed")
 
     def action_switch_pane(self) -> None:
         if self.timeline.has_focus:
@@ -269,7 +268,8 @@ class TimelineScreen(Screen[None]):
             if node is None and self.envoys.current is not None:
                 node = self.envoys.current.identity.node
         if node is None:
-            self.notify("no Envoy here: select a message of one, or an Envoy in the pane", severity="warning")
+            self.app.bell()
+            self.say("no Envoy here: select a message of one, or an Envoy in the pane")
             return
         self._open_resources(node)
 
@@ -292,7 +292,8 @@ class TimelineScreen(Screen[None]):
         elif row is not None:
             choice = save_screen.SaveChoice.message(row)
         else:
-            self.notify("nothing selected to save", severity="warning")
+            self.app.bell()
+            self.say("nothing selected to save")
             return
         self.app.push_screen(save_screen.SaveScreen(self.index, choice))
 
