@@ -104,6 +104,7 @@ class RecordingIndex:
         self.problems: list[reader_mod.Problem] = []
         self.error = ""  # why indexing ended early (an unreadable file), "" otherwise
         self.done = False
+        self.caught_up = False  # as of the last progress report: everything written so far is indexed
         self._aside_until = 0.0  # a viewer asked the indexing to pause until then (step_aside)
         self._builder = rows_mod.RowBuilder(pair=False)  # answered() finds a row's answer by its seq
         self._message_rows: dict[int, int] = {}  # seq -> position in rows
@@ -207,6 +208,7 @@ class RecordingIndex:
             time.sleep(min(left, 0.005))
 
     def progress(self, *, caught_up: bool = False) -> Progress:
+        self.caught_up = caught_up
         try:
             size = os.path.getsize(self.path)
         except OSError:

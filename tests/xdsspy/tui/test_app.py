@@ -28,6 +28,12 @@ async def test_follow_a_recording_that_grows_pause_and_go_back(tmp_path: pathlib
             w.publish(f.tmessage(b"\x0a\x01x", seq=seq, method=f.ADS))
         await seen.until(pilot, lambda: len(main.timeline.view) == 11, "ten more rows")
         assert main.following and main.timeline.cursor == 10  # the newest row is in view
+        header = main.query_one("#header")
+        await seen.until(  # caught up with the writer: a following view is never done, but not behind
+            pilot,
+            lambda: app.index.caught_up and "indexing" not in str(header.render()),
+            "the header to say nothing is left to index",
+        )
         await pilot.press("space")  # pause the display: the capture goes on
         assert main.mode == "PAUSED"
         header = main.query_one("#header")

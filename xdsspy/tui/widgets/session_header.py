@@ -53,7 +53,7 @@ class SessionHeader(Static):
             size = 0
         text.append(f" │ {os.path.basename(index.path)} ", "bold")
         text.append(f"{words.size_text(size)}, {index.messages:,} messages", "dim")
-        if not index.done and mode != "LIVE":
+        if not index.done and not index.caught_up:  # behind the file (a following view is never done)
             text.append(" indexing…", "yellow")
         if text != self._shown:  # unchanged (browsing a finished recording): no redraw at all
             self._shown = text
