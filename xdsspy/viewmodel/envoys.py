@@ -210,6 +210,19 @@ class EnvoyStatus:
             return
         if step.event == tracker.EventKind.MESSAGE:
             self.add_message(position, step)
+        elif step.event == tracker.EventKind.CAPTURE_STOP:
+            self._all_closed(position, step.wall_ns)
+
+    def _all_closed(self, position: int, wall_ns: int) -> None:
+        """The capture ended: no Envoy is connected through it any more (a REST poller included)."""
+        for log in self._links.values():
+            current = log.at(None)
+            if isinstance(current, Link) and current.open:
+                log.set(
+                    position, dataclasses.replace(current, closed_ns=wall_ns, close_status="capture stopped")
+                )
+        self._stream_nodes.clear()
+        self._opens.clear()
 
     def add_message(self, position: int, step: tracker.Step) -> None:
         """Fold the step of one message (what `add` does with one)."""

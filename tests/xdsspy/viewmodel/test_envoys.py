@@ -139,10 +139,15 @@ def test_real_envoys_end_nacked_on_cds_with_envoy_s_own_words(name: str, kind: e
 def test_a_rest_poller_stays_one_link_while_it_polls() -> None:
     t = tracker.Tracker()
     status = envoys.EnvoyStatus()
-    for position, event in enumerate(reader.iter_events(RECORDINGS / "rest-reject.xdsspy")):
+    events = list(reader.iter_events(RECORDINGS / "rest-reject.xdsspy"))
+    assert isinstance(events[-1], model.CaptureStopped)
+    for position, event in enumerate(events):
         status.add(position, t.apply(event)[0], None if isinstance(event, model.MessageSeen) else event)
-    (row,) = status.at()
-    assert row.link is not None and row.link.kind == envoys.StreamKind.REST and row.link.open
+    (before_the_end,) = status.at(len(events) - 2)
+    link = before_the_end.link
+    assert link is not None and link.kind == envoys.StreamKind.REST and link.open
+    (row,) = status.at()  # the capture stopped: nobody is connected through it any more
+    assert row.link is not None and not row.link.open and row.link.close_status == "capture stopped"
     assert row.nacks == 1
     assert row.sync("LDS").status == S.SYNCED  # type: ignore[union-attr]
 
