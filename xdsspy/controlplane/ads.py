@@ -139,11 +139,14 @@ class AdsServer:
                         journal.set_node(stream_id, stream.node_id)
                 else:
                     outcome = stream.on_push(item)
+                    version = self._store.get(item).version
+                    journal.handled(stream_id, item, version, sent=bool(outcome.responses))
                 self._note(stream_id, outcome.verdict)
                 for response in outcome.responses:
                     raw = response.SerializeToString()
                     await context.write(raw)
                     journal.message(stream_id, model.Direction.RESPONSE, raw)
+                    journal.sent(stream_id, response.type_url, _version_of(response), response.nonce)
         except asyncio.CancelledError:
             end = journal_mod.StreamEnd.SERVER_STOPPED if self._stopping else journal_mod.StreamEnd.CANCELLED
             raise
@@ -176,7 +179,9 @@ class AdsServer:
     def _note(self, stream_id: int, verdict: protocol.Verdict | None) -> None:
         if verdict is None:
             return
-        if verdict.kind == protocol.RequestKind.ACK:
+        if verdict.kind == protocol.RequestKind.INITIAL:
+            self._journal.subscribed(stream_id, verdict.type_url)
+        elif verdict.kind == protocol.RequestKind.ACK:
             self._journal.ack(stream_id, verdict.type_url, verdict.version, verdict.nonce)
         elif verdict.kind == protocol.RequestKind.NACK:
             self._journal.nack(
@@ -188,6 +193,12 @@ class AdsServer:
                 error_message=verdict.error_message,
                 last_good_version=verdict.request_version,
             )
+
+
+def _version_of(response: Any) -> str:
+    if isinstance(response, discovery_pb2.DeltaDiscoveryResponse):
+        return str(response.system_version_info)
+    return str(response.version_info)
 
 
 async def _read_requests(context: grpc.aio.ServicerContext[Any, Any], inbox: _Inbox) -> None:

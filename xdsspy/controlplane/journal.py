@@ -62,6 +62,40 @@ class Ack:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Subscribed:
+    """A first request for a type on a stream: from now on the stream is sent that type's versions."""
+
+    seq: int
+    stream: int
+    node_id: str | None
+    type_url: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Sent:
+    """A response written to a stream: which version of which type, under which nonce."""
+
+    seq: int
+    stream: int
+    node_id: str | None
+    type_url: str
+    version: str
+    nonce: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Handled:
+    """A stream took in a new version of a type (a push); `sent` False: its client needed nothing of it."""
+
+    seq: int
+    stream: int
+    node_id: str | None
+    type_url: str
+    version: str
+    sent: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Nack:
     seq: int
     stream: int
@@ -77,7 +111,10 @@ class Nack:
 class Journal:
     """Append-only, thread-safe; every read returns a copy, every wait is bounded."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_messages: bool = True) -> None:
+        """keep_messages=False: message bytes are not kept (a replay of 100 pushes of 12 MB would
+        hold them all), only the verdicts, subscriptions and responses sent."""
+        self._keep_messages = keep_messages
         self._changed = threading.Condition()
         self._seq = 0
         self._next_stream = 0
@@ -85,6 +122,9 @@ class Journal:
         self._messages: list[LoggedMessage] = []
         self._acks: list[Ack] = []
         self._nacks: list[Nack] = []
+        self._subscribed: list[Subscribed] = []
+        self._sent: list[Sent] = []
+        self._handled: list[Handled] = []
 
     # -- written by the server ------------------------------------------------------------
 
@@ -111,6 +151,8 @@ class Journal:
             self._changed.notify_all()
 
     def message(self, stream: int, direction: model.Direction, raw: bytes) -> None:
+        if not self._keep_messages:
+            return
         with self._changed:
             method = self._streams[stream].method
             self._messages.append(LoggedMessage(self._next_seq(), stream, method, direction, raw))
@@ -120,6 +162,24 @@ class Journal:
         with self._changed:
             node = self._streams[stream].node_id
             self._acks.append(Ack(self._next_seq(), stream, node, type_url, version, nonce))
+            self._changed.notify_all()
+
+    def subscribed(self, stream: int, type_url: str) -> None:
+        with self._changed:
+            node = self._streams[stream].node_id
+            self._subscribed.append(Subscribed(self._next_seq(), stream, node, type_url))
+            self._changed.notify_all()
+
+    def sent(self, stream: int, type_url: str, version: str, nonce: str) -> None:
+        with self._changed:
+            node = self._streams[stream].node_id
+            self._sent.append(Sent(self._next_seq(), stream, node, type_url, version, nonce))
+            self._changed.notify_all()
+
+    def handled(self, stream: int, type_url: str, version: str, *, sent: bool) -> None:
+        with self._changed:
+            node = self._streams[stream].node_id
+            self._handled.append(Handled(self._next_seq(), stream, node, type_url, version, sent))
             self._changed.notify_all()
 
     def nack(
@@ -176,6 +236,18 @@ class Journal:
     def nacks(self) -> list[Nack]:
         with self._changed:
             return list(self._nacks)
+
+    def subscriptions(self) -> list[Subscribed]:
+        with self._changed:
+            return list(self._subscribed)
+
+    def sent_responses(self) -> list[Sent]:
+        with self._changed:
+            return list(self._sent)
+
+    def handled_pushes(self) -> list[Handled]:
+        with self._changed:
+            return list(self._handled)
 
     def wait(self, find: Callable[[], _T | None], timeout: float, waiting_for: str) -> _T:
         """Return find()'s first non-None answer, re-asked after every change; TimeoutError after timeout."""

@@ -177,7 +177,13 @@ class RestControlPlane:
             if resources.type_url_of(message) != type_url:
                 raise ValueError(f"set_resources({type_url!r}) was given a {resources.type_url_of(message)}")
             entries.append((resources.name_of(message), message.SerializeToString(deterministic=True)))
-        return self.store.set(type_url, entries).version
+        return self.set_raw(type_url, entries)
+
+    def set_raw(
+        self, type_url: str, entries: Iterable[tuple[str, bytes]], *, version: str | None = None
+    ) -> str:
+        """set_resources for serialised resources ((name, bytes) pairs), under `version` if given."""
+        return self.store.set(type_url, entries, version=version).version
 
     @property
     def polls(self) -> list[Poll]:

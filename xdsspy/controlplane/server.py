@@ -31,11 +31,14 @@ START_TIMEOUT_S = 10.0
 class ControlPlane:
     """An ADS control plane (SotW and Delta) on one address: `with ControlPlane("127.0.0.1:0") as cp:`."""
 
-    def __init__(self, address: str = "127.0.0.1:0", *, stop_grace_s: float = 0.2) -> None:
+    def __init__(
+        self, address: str = "127.0.0.1:0", *, stop_grace_s: float = 0.2, keep_messages: bool = True
+    ) -> None:
+        """keep_messages=False: the journal keeps no message bytes (see Journal)."""
         self._address = addresses.parse(address)
         self._stop_grace_s = stop_grace_s
         self.store = store_mod.Store()
-        self.journal = journal_mod.Journal()
+        self.journal = journal_mod.Journal(keep_messages=keep_messages)
         self._nonces = protocol.Nonces()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -106,7 +109,13 @@ class ControlPlane:
             if actual != type_url:
                 raise ValueError(f"set_resources({type_url!r}) was given a {actual}")
             entries.append((resources.name_of(message), message.SerializeToString(deterministic=True)))
-        version = self.store.set(type_url, entries).version
+        return self.set_raw(type_url, entries)
+
+    def set_raw(
+        self, type_url: str, entries: Iterable[tuple[str, bytes]], *, version: str | None = None
+    ) -> str:
+        """set_resources for serialised resources ((name, bytes) pairs), under `version` if given."""
+        version = self.store.set(type_url, entries, version=version).version
         loop, server = self._loop, self._server
         if loop is not None and server is not None:
             loop.call_soon_threadsafe(server.push, type_url)

@@ -49,8 +49,13 @@ class Store:
         self._counters: dict[str, int] = {}
         self._snapshots: dict[str, TypeSnapshot] = {}
 
-    def set(self, type_url: str, resources: Iterable[tuple[str, bytes]]) -> TypeSnapshot:
-        """Replace every resource of type_url with resources ((name, bytes) pairs) under a new version."""
+    def set(
+        self, type_url: str, resources: Iterable[tuple[str, bytes]], *, version: str | None = None
+    ) -> TypeSnapshot:
+        """Replace every resource of type_url with resources ((name, bytes) pairs) under a new version:
+        `version` if given (a replay serves the recorded ones), else the type's next counter."""
+        if version is not None and not version:
+            raise ValueError(f"{type_url}: an empty version would mean 'never set'")
         entries: dict[str, StoredResource] = {}
         for name, value in resources:
             if name in entries:
@@ -59,7 +64,7 @@ class Store:
         with self._lock:
             counter = self._counters.get(type_url, 0) + 1
             self._counters[type_url] = counter
-            snapshot = TypeSnapshot(type_url, str(counter), types.MappingProxyType(entries))
+            snapshot = TypeSnapshot(type_url, version or str(counter), types.MappingProxyType(entries))
             self._snapshots[type_url] = snapshot
         return snapshot
 

@@ -354,3 +354,36 @@ def test_waits_fail_with_what_was_seen(cp: server.ControlPlane) -> None:
         TimeoutError, match=r"no ACK of .*Cluster version '7' within 0.1 s; streams: \[none\]"
     ):
         cp.wait_for_ack(res.CLUSTER, "7", timeout=0.1)
+
+
+def test_the_journal_says_what_was_asked_for_sent_and_needed(
+    cp: server.ControlPlane, connect: Connect
+) -> None:
+    """What a replay waits on: a type asked for, a version sent, a pushed version a stream had no use for."""
+    stream = connect(cp.address)
+    stream.send(sotw_request(res.ENDPOINT, "a"))
+    cp.journal.wait(lambda: cp.journal.subscriptions() or None, 5, "a subscription")
+    (asked,) = cp.journal.subscriptions()
+    assert (asked.node_id, asked.type_url) == ("test-node", res.ENDPOINT)
+    version = cp.set_raw(res.ENDPOINT, [("a", endpoints("a")[0].SerializeToString())], version="e1")
+    first = stream.receive()
+    assert version == first.version_info == "e1"
+    (sent,) = cp.journal.wait(lambda: cp.journal.sent_responses() or None, 5, "a response")
+    assert (sent.version, sent.nonce) == ("e1", first.nonce)
+    stream.send(sotw_request(res.ENDPOINT, nonce=first.nonce))  # ACK, and no longer asks for "a"
+    cp.wait_for_ack(res.ENDPOINT, "e1")
+    cp.set_raw(res.ENDPOINT, [("a", endpoints("a", port=9)[0].SerializeToString())], version="e2")
+    handled = cp.journal.wait(
+        lambda: [h for h in cp.journal.handled_pushes() if h.version == "e2"] or None, 5, "the push taken in"
+    )
+    assert [h.sent for h in handled] == [False]  # it asked for nothing: nothing was sent
+
+
+def test_message_bytes_are_kept_only_when_asked(connect: Connect) -> None:
+    with server.ControlPlane("127.0.0.1:0", keep_messages=False) as lean:
+        stream = connect(lean.address)
+        stream.send(sotw_request(res.CLUSTER))
+        lean.wait_for_stream(node_id="test-node")
+        lean.set_resources(res.CLUSTER, clusters("a"))
+        stream.receive()
+        assert lean.messages() == [] and len(lean.journal.sent_responses()) == 1

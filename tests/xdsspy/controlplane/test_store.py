@@ -36,3 +36,11 @@ def test_snapshots_do_not_change_under_their_holders() -> None:
 def test_duplicate_names_are_refused() -> None:
     with pytest.raises(ValueError, match="'a' given twice"):
         store_mod.Store().set("t", [("a", b"1"), ("a", b"2")])
+
+
+def test_a_version_can_be_given_and_an_empty_one_is_refused() -> None:
+    store = store_mod.Store()
+    assert store.set("t", [("a", b"1")], version="2024-01-01T00:00:00Z/7").version == "2024-01-01T00:00:00Z/7"
+    assert store.set("t", [("a", b"2")]).version == "2"  # the counter went on underneath
+    with pytest.raises(ValueError, match="never set"):
+        store.set("t", [], version="")
