@@ -159,6 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show.add_argument("--follow", action="store_true", help="keep reading as the recording grows")
     _add_schema_arguments(show)
+
+    from xdsspy.replay import command as replay_command
+
+    replay = sub.add_parser(
+        "replay",
+        help="serve a recording's pushes to a fresh Envoy as its control plane, and report what it did",
+    )
+    replay_command.add_arguments(replay)
     return parser
 
 
@@ -203,6 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_capture_arguments(parser, args)
     if args.command == "export" and not args.decode and (args.proto_path or args.protoset):
         parser.error("--proto-path and --protoset are for --decode")
+    if args.command == "replay":
+        from xdsspy.replay import command as replay_command
+
+        replay_command.check_arguments(parser, args)
     try:
         if args.command == "record":
             return _record(args)
@@ -214,6 +226,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _show(args)
         if args.command == "view":
             return _view(args)
+        if args.command == "replay":
+            from xdsspy.replay import command as replay_command
+
+            return replay_command.main(args)
     except errors.XdsspyError as e:
         print(f"xdsspy: {e}", file=sys.stderr)
         return 2
