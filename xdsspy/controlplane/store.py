@@ -37,6 +37,10 @@ class TypeSnapshot:
         return bool(self.version)
 
 
+KNOWN_VERSIONS = 200_000
+"""Resource versions remembered by content (a replay resends 10k unchanged clusters at every push)."""
+
+
 def resource_version(value: bytes) -> str:
     return hashlib.sha256(value).hexdigest()[:16]
 
@@ -48,6 +52,7 @@ class Store:
         self._lock = threading.Lock()
         self._counters: dict[str, int] = {}
         self._snapshots: dict[str, TypeSnapshot] = {}
+        self._known: dict[bytes, str] = {}  # resource version by bytes: a new state mostly resends old ones
 
     def set(
         self, type_url: str, resources: Iterable[tuple[str, bytes]], *, version: str | None = None
@@ -57,10 +62,16 @@ class Store:
         if version is not None and not version:
             raise ValueError(f"{type_url}: an empty version would mean 'never set'")
         entries: dict[str, StoredResource] = {}
+        known = self._known
+        if len(known) > KNOWN_VERSIONS:
+            known.clear()
         for name, value in resources:
             if name in entries:
                 raise ValueError(f"{type_url}: resource name {name!r} given twice (clients must NACK that)")
-            entries[name] = StoredResource(name, value, resource_version(value))
+            content_version = known.get(value)
+            if content_version is None:
+                content_version = known[value] = resource_version(value)
+            entries[name] = StoredResource(name, value, content_version)
         with self._lock:
             counter = self._counters.get(type_url, 0) + 1
             self._counters[type_url] = counter

@@ -51,6 +51,8 @@ class Engine:
     answer_timeout: float = ANSWER_TIMEOUT_S
     confirm: Callable[[plan_mod.Push], bool] = lambda push: True
     on_served: Callable[[Served], None] = lambda served: None
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
     _state: dict[str, dict[str, bytes]] = dataclasses.field(default_factory=dict)
     _versions: dict[str, set[str]] = dataclasses.field(default_factory=dict)
     _never_asked: set[str] = dataclasses.field(default_factory=set)
@@ -60,7 +62,7 @@ class Engine:
         """Serve every push in order; returns what became of each (also when the user stops early)."""
         outstanding: dict[str, tuple[int, plan_mod.Push, str]] = {}  # type -> (position, push, version)
         done: dict[int, Served] = {}
-        start = time.monotonic()
+        start = self.clock()
         first_ns = pushes[0].monotonic_ns if pushes else 0
         try:
             for position, push in enumerate(pushes):
@@ -69,7 +71,7 @@ class Engine:
                     done[previous[0]] = self._settle(*previous)
                 if self.mode == Mode.REALTIME:
                     due = start + (push.monotonic_ns - first_ns) / 1e9 / self.speed
-                    time.sleep(max(0.0, due - time.monotonic()))
+                    self.sleep(max(0.0, due - self.clock()))
                 elif self.mode == Mode.STEP and not self.confirm(push):
                     raise Stopped(f"stopped before push {push.number}")
                 outstanding[push.type_url] = (position, push, self._serve(push))

@@ -261,6 +261,7 @@ def _plan(
     upgrade = _Upgrader(notes)
     pushes: list[Push] = []
     held: dict[str, set[str]] = {}  # type -> names the plan has set (what a full-state push replaces)
+    bodies: dict[bytes, bytes] = {}  # one object per distinct body: 100 pushes of 10k clusters, mostly resent
     last_seq = 0
     for step, event in steps:
         last_seq = max(last_seq, step.seq)
@@ -284,7 +285,7 @@ def _plan(
                 notes.add("resource TTLs are not replayed (the resources are, without a TTL)")
             if entry.name in sent:
                 notes.add(f"push #{step.seq} names {entry.name!r} twice: the replay serves the later one")
-            sent[entry.name] = entry.raw
+            sent[entry.name] = bodies.setdefault(entry.raw, entry.raw)
         kind = decoded.kind
         known = held.setdefault(type_url, set())
         removed: tuple[str, ...]

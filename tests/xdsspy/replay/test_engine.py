@@ -204,3 +204,40 @@ def test_step_mode_asks_before_each_push_and_can_stop(
         envoy.send(request(CDS, envoy.receive().nonce))
         served = replay.join()
     assert asked == [1, 2] and [s.push.number for s in served] == [1]
+
+
+def test_realtime_keeps_the_recorded_spacing_divided_by_the_speed(
+    control_plane: server.ControlPlane, tmp_path: pathlib.Path
+) -> None:
+    p = plan_of(
+        tmp_path, [(CDS, [cluster("a")], ""), (EDS, [endpoints("a", 1)], ""), (EDS, [endpoints("a", 2)], "")]
+    )
+    spaced = tuple(dataclasses.replace(x, monotonic_ns=i * 4_000_000_000) for i, x in enumerate(p.pushes))
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    with client_mod.AdsClient(control_plane.address) as envoy:
+        hello = request(CDS, node=True)
+        envoy.send(hello)
+        envoy.send(request(EDS, names=("a",)))
+        replay = Replay(
+            control_plane,
+            spaced,
+            mode=engine.Mode.REALTIME,
+            speed=2.0,
+            clock=lambda: now[0],
+            sleep=sleep,
+            answer_timeout=5,
+        )
+        for _ in range(3):
+            response = envoy.receive()
+            envoy.send(
+                request(response.type_url, response.nonce, names=("a",) if response.type_url == EDS else ())
+            )
+        served = replay.join()
+    assert slept == [0.0, 2.0, 2.0]  # 4 s apart when recorded, at twice the speed
+    assert [s.fresh.kind for s in served] == ["ack", "ack", "ack"]
