@@ -283,6 +283,13 @@ def _plan(
                 continue
             if entry.ttl_seconds is not None:
                 notes.add("resource TTLs are not replayed (the resources are, without a TTL)")
+            if entry.aliases:
+                notes.add("Delta resource aliases (VHDS) are not replayed: resources are served by name")
+            if entry.version and decoded.kind == envelope.Kind.DELTA_RESPONSE:
+                notes.add(
+                    "Delta per-resource versions are the replay's own (from each resource's bytes), "
+                    "not the recorded ones"
+                )
             if entry.name in sent:
                 notes.add(f"push #{step.seq} names {entry.name!r} twice: the replay serves the later one")
             sent[entry.name] = bodies.setdefault(entry.raw, entry.raw)

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
+from xdsspy import addresses
 from xdsspy.controlplane import resources as cp
+from xdsspy.harness import bootstrap
 from xdsspy.harness import envoy as envoy_mod
 from xdsspy.testing import conversations
 from xdsspy.testing import processes
@@ -72,3 +74,31 @@ def test_a_check_that_never_passes_is_said_so(tmp_path: pathlib.Path) -> None:
     conversations.ads_recording(path, [(cp.CLUSTER, [cluster("a")], "")])
     done = run(str(path), "--bisect", "--check", "exit 3", "--answer-timeout", "20")
     assert done.returncode == 2 and "the check never passed" in done.stderr
+
+
+def test_a_bootstrap_of_ones_own(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "three.xdsspy"
+    conversations.ads_recording(
+        path,
+        [
+            (cp.CLUSTER, [cluster("a")], ""),
+            (cp.CLUSTER, [cluster("b", timeout=-1)], ""),
+            (cp.CLUSTER, [cluster("c")], ""),
+        ],
+    )
+    port = envoy_mod.free_port()
+    options = bootstrap.BootstrapOptions(xds=addresses.parse(f"127.0.0.1:{port}"), node_id="mine")
+    given = tmp_path / "bootstrap.json"
+    given.write_text(bootstrap.dumps(options))
+    done = run(
+        str(path),
+        "--bisect",
+        "--bootstrap",
+        str(given),
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--answer-timeout",
+        "20",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "the first push a fresh Envoy NACKs: push 2" in done.stdout
