@@ -8,7 +8,7 @@ nothing of it. Pushes of different types overlap as they did when recorded.
 A type the fresh Envoy never asks for is waited for once (`answer_timeout`),
 then served without waiting. `realtime` keeps the recorded spacing (divided
 by `speed`), `fast` goes as fast as the protocol allows, `step` asks before
-each push.
+each push and waits for its answer before asking again.
 """
 
 from __future__ import annotations
@@ -74,7 +74,11 @@ class Engine:
                     self.sleep(max(0.0, due - self.clock()))
                 elif self.mode == Mode.STEP and not self.confirm(push):
                     raise Stopped(f"stopped before push {push.number}")
-                outstanding[push.type_url] = (position, push, self._serve(push))
+                version = self._serve(push)
+                if self.mode == Mode.STEP:  # one at a time: its answer before the next question
+                    done[position] = self._settle(position, push, version)
+                else:
+                    outstanding[push.type_url] = (position, push, version)
         except Stopped:
             pass
         finally:

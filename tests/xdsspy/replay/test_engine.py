@@ -191,16 +191,25 @@ def test_an_envoy_that_goes_away_is_served_again_when_it_comes_back(
 def test_step_mode_asks_before_each_push_and_can_stop(
     control_plane: server.ControlPlane, tmp_path: pathlib.Path
 ) -> None:
-    p = plan_of(tmp_path, [(CDS, [cluster("a")], ""), (CDS, [cluster("b")], "")])
+    p = plan_of(tmp_path, [(CDS, [cluster("a")], ""), (EDS, [endpoints("a", 1)], "")])
     asked: list[int] = []
+    answered: list[str] = []
 
     def confirm(push: plan_mod.Push) -> bool:
         asked.append(push.number)
+        if push.number == 2:
+            assert answered == ["ack"]  # the first push's answer came before the second was offered
         return push.number == 1
 
     with client_mod.AdsClient(control_plane.address) as envoy:
         envoy.send(request(CDS, node=True))
-        replay = Replay(control_plane, p.pushes, mode=engine.Mode.STEP, confirm=confirm)
+        replay = Replay(
+            control_plane,
+            p.pushes,
+            mode=engine.Mode.STEP,
+            confirm=confirm,
+            on_served=lambda served: answered.append(served.fresh.kind),
+        )
         envoy.send(request(CDS, envoy.receive().nonce))
         served = replay.join()
     assert asked == [1, 2] and [s.push.number for s in served] == [1]
