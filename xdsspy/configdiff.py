@@ -74,7 +74,8 @@ class FieldChange:
     """One difference: `path` for people, `location` for code (`tree.follow(new, location)`).
 
     `location` leads into `old` for REMOVED. MOVED carries the element's index before and after in `old`
-    and `new`.
+    and `new`. `old_location` is the same walk in `old`'s positions (None where the element is only in
+    `new`); with both, `patch.apply` can rebuild `new` from `old`.
     """
 
     path: str
@@ -82,6 +83,7 @@ class FieldChange:
     old: Any
     new: Any
     location: tuple[tree.Token, ...] = ()
+    old_location: tuple[tree.Token | None, ...] = ()
 
     @property
     def type_changed(self) -> bool:
@@ -176,13 +178,23 @@ class _At(NamedTuple):
     location: tuple[tree.Token, ...] = ()
     depth: int = 0
     scope: str = ""
+    old_location: tuple[tree.Token | None, ...] = ()
 
     def key(self, key: Any) -> _At:
-        return _At(_key_path(self.path, key), (*self.location, key), self.depth + 1, self.scope)
+        return _At(
+            _key_path(self.path, key),
+            (*self.location, key),
+            self.depth + 1,
+            self.scope,
+            (*self.old_location, key),
+        )
 
-    def item(self, index: int, label: str = "") -> _At:
+    def item(self, index: int, label: str = "", old_index: int | None = -1) -> _At:
+        """Element `index` of a list (of `new`, of `old` for a removal); `old_index`: its place in `old`
+        (-1: the same as `index`, None: not in `old`)."""
         path = f"{self.path}[{label or index}]"
-        return _At(path, (*self.location, index), self.depth + 1, self.scope)
+        before = index if old_index == -1 else old_index
+        return _At(path, (*self.location, index), self.depth + 1, self.scope, (*self.old_location, before))
 
 
 class _Differ:
@@ -199,7 +211,7 @@ class _Differ:
         return self.changes
 
     def emit(self, kind: ChangeKind, at: _At, old: Any, new: Any) -> None:
-        self.changes.append(FieldChange(at.path, kind, old, new, at.location))
+        self.changes.append(FieldChange(at.path, kind, old, new, at.location, at.old_location))
 
     def value(self, old: Any, new: Any, at: _At, field: str | None) -> None:
         """`field`: the key the values sit under, which picks a list's rule (None inside a list)."""
@@ -262,11 +274,11 @@ class _Differ:
                 assert i is not None  # _merged never yields a key missing from both lists
                 self.emit(ChangeKind.REMOVED, at.item(i, _label(key)), old[i], MISSING)
             elif i is None:
-                self.emit(ChangeKind.ADDED, at.item(j, _label(key)), MISSING, new[j])
+                self.emit(ChangeKind.ADDED, at.item(j, _label(key), None), MISSING, new[j])
             else:
                 if key in moved:
-                    self.emit(ChangeKind.MOVED, at.item(j, _label(key)), i, j)
-                self.value(old[i], new[j], at.item(j, _label(key)), None)
+                    self.emit(ChangeKind.MOVED, at.item(j, _label(key), i), i, j)
+                self.value(old[i], new[j], at.item(j, _label(key), i), None)
 
     def positional(self, old: list[Any], new: list[Any], at: _At) -> None:
         old_prints = [self.fingerprint(v, at.depth + 1) for v in old]
@@ -277,15 +289,15 @@ class _Differ:
         for tag, i1, i2, j1, j2 in opcodes:
             paired = min(i2 - i1, j2 - j1) if tag == "replace" else 0
             for k in range(paired):
-                self.value(old[i1 + k], new[j1 + k], at.item(j1 + k), None)
+                self.value(old[i1 + k], new[j1 + k], at.item(j1 + k, "", i1 + k), None)
             for i in range(i1 + paired, i2) if tag != "equal" else ():
                 if i not in moved_from:
                     self.emit(ChangeKind.REMOVED, at.item(i), old[i], MISSING)
             for j in range(j1 + paired, j2) if tag != "equal" else ():
                 if j in moves:
-                    self.emit(ChangeKind.MOVED, at.item(j), moves[j], j)
+                    self.emit(ChangeKind.MOVED, at.item(j, "", moves[j]), moves[j], j)
                 else:
-                    self.emit(ChangeKind.ADDED, at.item(j), MISSING, new[j])
+                    self.emit(ChangeKind.ADDED, at.item(j, "", None), MISSING, new[j])
 
     def fingerprint(self, value: Any, depth: int) -> str:
         """Equal text for values this diff finds equal (up to keyed lists' order); aligns ordered lists."""
