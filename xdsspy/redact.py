@@ -255,8 +255,19 @@ def _key(raw: str) -> _Key:
     return info
 
 
+def is_envoy_redacted(value: object) -> bool:
+    """Whether a JSON value is Envoy's own `[redacted]` (or its base64, in a bytes field): the secret is
+    unknown, so nothing can be said of whether it equals another."""
+    return value in (REDACTED, _REDACTED_B64)
+
+
 def _is_marker(text: str) -> bool:
     return _MARKER.fullmatch(text) is not None
+
+
+def is_masked(value: object) -> bool:
+    """Whether a JSON value is a secret already masked: by Envoy or by a Redactor."""
+    return isinstance(value, (str, bytes)) and _is_masked(value)
 
 
 def _is_masked(value: str | bytes) -> bool:
@@ -415,6 +426,55 @@ class Redactor:
         if not any(hint in value for hint in _TEXT_HINTS_BYTES):
             return value
         return self.text(value.decode("latin-1")).encode("latin-1")
+
+
+# -- For prefilters: code that skips the JSON walk where no rule can apply (redact_wire) ----------
+
+TEXT_HINTS: tuple[bytes, ...] = (*_TEXT_HINTS_BYTES, _PEM_B64_PREFIX.encode("ascii"))
+"""Every string a text rule can change, or a base64 PEM key under a bytes key, holds one of these."""
+
+
+def key_matters(name: str, type_name: str | None, structured: bool) -> bool:
+    """Whether a rule could act on the value under JSON key `name`, or on what is under it.
+
+    `type_name` is the "@type" of the object holding the key (None: any); `structured` says whether
+    the value can be an object or a list of them. Valid outside `within` context keys (which matter
+    themselves): False means the value is walked as under any other key.
+    """
+    info = _known_key(name)
+    if info is _PLAIN:
+        return False
+    if info.word or info.header or info.context or (info.data_word and structured):
+        return True
+    return any(not f.within or type_name is None or f.within == type_name for f in info.fields)
+
+
+def names_header(text: str) -> bool:
+    """Whether `text` names a secret header, as a HeaderValue key, HeaderMatcher name or pair's first item."""
+    return bool(_known_key(text).header)
+
+
+# A key some rule looks at holds, lower-cased, every word of a rule's name, key word or context:
+# each group is filed under its longest word, which one search looks for first.
+_KEY_GROUPS: dict[str, list[tuple[str, ...]]] = {}
+for _name in sorted({*_FIELD_RULES, *_CONTEXTS, *(e.name for e in SECRET_FIELDS if e.mask != Mask.TEXT)}):
+    _group = _words(_name)
+    _KEY_GROUPS.setdefault(max(_group, key=len), []).append(_group)
+_KEY_HINT = re.compile("|".join(sorted(_KEY_GROUPS, key=len, reverse=True)))
+
+
+def _known_key(name: str) -> _Key:
+    """_key for names that are mostly new (resource names, header names): plain ones are not cached."""
+    info = _KEY_CACHE.get(name)
+    if info is not None:
+        return info
+    lowered = name.lower()
+    if _KEY_HINT.search(lowered) is None:
+        return _PLAIN
+    for hint, groups in _KEY_GROUPS.items():
+        if hint in lowered and any(all(word in lowered for word in group) for group in groups):
+            return _key(name)
+    return _PLAIN
 
 
 _Path: typing.TypeAlias = "tuple[_Path, tree.Token] | None"

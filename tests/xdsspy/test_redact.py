@@ -564,3 +564,38 @@ def test_no_ui_grpc_or_decoder_imports() -> None:
     )
     bad = [m for m in loaded if m.split(".")[0] in ("rich", "textual", "grpc", "envoy", "google")]
     assert bad == []
+
+
+def _message_types(messages: Any) -> Any:
+    for message in messages:
+        yield message
+        yield from _message_types(message.nested_types)
+
+
+def test_the_prefilter_facts_follow_the_rules() -> None:
+    """key_matters and names_header search for a rule's words before asking _key: never missing a key."""
+    from xdsspy.decode import schemas
+
+    fields = [
+        field
+        for file in schemas.load_envoy_api()
+        for message in _message_types(file.message_types_by_name.values())
+        for field in message.fields
+    ]
+    names = {field.name for field in fields} | {field.json_name for field in fields}
+    names |= {"x-api-key", "X-Auth-Token", "proxy-authorization", "Set-Cookie", "clientSecret", "apiKey"}
+    names |= {"outbound|8080||reviews.default.svc.cluster.local", "LS0tLS1CRUdJTi", "x-request-id"}
+    assert len(names) > 4000
+    for name in sorted(names):
+        assert redact._known_key(name) == redact._key(name), name
+    basic_auth = "envoy.extensions.filters.http.basic_auth.v3.BasicAuth"
+    assert redact.key_matters("users", basic_auth, False) and not redact.key_matters("users", "a.B", False)
+    assert redact.key_matters("users", None, False), "None: any enclosing type"
+    header_value = "envoy.config.core.v3.HeaderValue"
+    assert not redact.key_matters("key", header_value, False)
+    assert redact.key_matters("key", header_value, True), "an inline DataSource under it"
+    assert redact.key_matters("password", "", False) and redact.key_matters("private_key_provider", "", True)
+    assert not redact.key_matters("secret_name", "", True) and not redact.key_matters("cluster", "", True)
+    assert redact.names_header("Authorization") and redact.names_header("x-goog-api-key")
+    assert redact.names_header("x-auth-token") and not redact.names_header("x-request-id")
+    assert set(redact.TEXT_HINTS) == {b"PRIVATE KEY", b"earer", b"EARER", b"eyJ", b"LS0tLS1CRUdJ"}

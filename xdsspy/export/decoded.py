@@ -4,7 +4,8 @@ Built from the decoder's and the state tracker's own JSON forms
 (`Envelope.summary()`, `Verdict.to_json()`, `resources.decode_entries`), so
 the export says exactly what `show` and the TUI say, with resource bodies in
 the JSON Envoy's /config_dump prints. Kept apart from `jsonl` so that a plain
-export never imports the decoder.
+export never imports the decoder. Given a `Redactor`, every field it adds goes
+through it, as the events themselves go through `redact_events` first.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import dataclasses
 from typing import Any
 
 from xdsspy import model
+from xdsspy import redact
 from xdsspy.decode import discovery
 from xdsspy.decode import envelope
 from xdsspy.decode import resources
@@ -49,8 +51,11 @@ class Annotator:
     """Feed it every event in order (the verdicts depend on the stream's history); it returns the fields
     to add to that event's JSON object, empty for events that are not messages."""
 
-    def __init__(self, registry: schemas.Registry | None = None) -> None:
+    def __init__(
+        self, registry: schemas.Registry | None = None, *, redactor: redact.Redactor | None = None
+    ) -> None:
         self._registry = registry
+        self._redactor = redactor
         self._tracker = tracker.Tracker()
 
     def fields(self, event: model.Event) -> dict[str, Any]:
@@ -75,4 +80,7 @@ class Annotator:
             # LRS, CSDS, HDS and known-typed unknown methods: the message itself, decoded.
             decoded = resources.decode_message(env.message_type, bytes(event.raw), registry=self._registry)
             out["message"] = resource_json(decoded)
+        if self._redactor is not None:
+            redacted: dict[str, Any] = self._redactor.json(out).value
+            return redacted
         return out
