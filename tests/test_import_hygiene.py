@@ -56,8 +56,14 @@ HEADLESS_CORE = [
     "xdsspy.state.tracker",
     "xdsspy.record.reader",
     "xdsspy.configdiff",
+    "xdsspy.configpatch",
     "xdsspy.redact",
+    "xdsspy.redact_events",
     "xdsspy.session",
+    "xdsspy.snapshot.sources",
+    "xdsspy.snapshot.compare",
+    "xdsspy.snapshot.report",
+    "xdsspy.snapshot.bundle",
 ]
 
 

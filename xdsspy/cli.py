@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_capture_arguments(record)
     record.add_argument("--record", metavar="FILE", help="write the recording to FILE (mode 0600)")
 
-    export = sub.add_parser("export", help="write a recording as JSON lines")
+    export = sub.add_parser("export", help="write a recording as JSON lines (secrets masked)")
     export.add_argument("file", help="a recording")
     export.add_argument("--format", choices=["jsonl"], default="jsonl")
     export.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
@@ -139,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--decode", action="store_true", help="add the decoded envelope, verdict and resource bodies"
     )
+    from xdsspy.snapshot import command as snapshot_command
+
+    snapshot_command.add_no_redact(export)
     _add_schema_arguments(export)
 
     show = sub.add_parser(
@@ -167,6 +170,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve a recording's pushes to a fresh Envoy as its control plane, and report what it did",
     )
     replay_command.add_arguments(replay)
+
+    snapshot = sub.add_parser(
+        "snapshot", help="one Envoy's whole dynamic configuration at a point (secrets masked)"
+    )
+    snapshot_command.add_snapshot_arguments(snapshot)
+    diff = sub.add_parser(
+        "diff", help="what changed between two snapshots, resource by resource and field by field"
+    )
+    snapshot_command.add_diff_arguments(diff)
+    bundle = sub.add_parser(
+        "bundle", help="one redacted archive for a bug report: recording slice, snapshots, diff, replay"
+    )
+    snapshot_command.add_bundle_arguments(bundle)
     return parser
 
 
@@ -209,12 +225,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command in ("record", "proxy"):
         _check_capture_arguments(parser, args)
-    if args.command == "export" and not args.decode and (args.proto_path or args.protoset):
-        parser.error("--proto-path and --protoset are for --decode")
+    if args.command == "export" and args.no_redact and not args.decode and (args.proto_path or args.protoset):
+        parser.error("--proto-path and --protoset are for --decode (or for masking, without --no-redact)")
     if args.command == "replay":
         from xdsspy.replay import command as replay_command
 
         replay_command.check_arguments(parser, args)
+    if args.command in ("snapshot", "diff", "bundle"):
+        from xdsspy.snapshot import command as snapshot_command
+
+        snapshot_command.check_arguments(parser, args)
     try:
         if args.command == "record":
             return _record(args)
@@ -230,6 +250,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from xdsspy.replay import command as replay_command
 
             return replay_command.main(args)
+        if args.command in ("snapshot", "diff", "bundle"):
+            from xdsspy.snapshot import command as snapshot_command
+
+            return snapshot_command.main(args)
     except errors.XdsspyError as e:
         print(f"xdsspy: {e}", file=sys.stderr)
         return 2
@@ -337,22 +361,40 @@ def _export(args: argparse.Namespace) -> int:
     from xdsspy.export import jsonl
     from xdsspy.record import reader as reader_mod
 
+    _load_schemas(args)  # before masking too: a type known only from a user's schema would be emptied
     annotate = None
-    if args.decode:
-        from xdsspy.export import decoded  # only then: a plain export never imports the decoder
+    masker = None
+    if args.no_redact:
+        from xdsspy import redact
 
-        _load_schemas(args)
-        annotate = decoded.Annotator().fields
+        print(f"xdsspy: {redact.NOT_REDACTED_WARNING}", file=sys.stderr, flush=True)
+    else:
+        from xdsspy import redact
+        from xdsspy import redact_events  # masking decodes messages: only a --no-redact export does not
+
+        redactor = redact.Redactor()
+        masker = redact_events.EventRedactor(redactor)
+    if args.decode:
+        from xdsspy.export import decoded
+
+        annotate = decoded.Annotator(redactor=None if masker is None else redactor).fields
     with reader_mod.RecordingReader(args.file) as reader:
         events = reader.events(follow=args.follow)
+        if masker is not None:
+            events = masker.events(events)
         if args.output:
-            fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            os.fchmod(fd, 0o600)
             with open(fd, "w", encoding="utf-8") as out:
                 count = jsonl.write(events, out, annotate)
         else:
             count = jsonl.write(events, sys.stdout, annotate)
         for problem in reader.problems:
             print(f"xdsspy: {args.file}: {problem}", file=sys.stderr)
+    if masker is not None:
+        print(f"xdsspy: {masker.summary()}", file=sys.stderr)
+        for reason in masker.problems:
+            print(f"xdsspy: {args.file}: {reason}", file=sys.stderr)
     if args.output:
         print(f"xdsspy: wrote {count} events to {args.output}", file=sys.stderr)
     return 0

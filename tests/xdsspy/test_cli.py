@@ -208,6 +208,16 @@ def test_export_writes_the_documented_fields(upstream: int, tmp_path: pathlib.Pa
         text=True,
     )
     assert done.returncode == 0, done.stderr
+    masked = [json.loads(line) for line in out.read_text().splitlines()]
+    opened = next(row for row in masked if row["event"] == "open")
+    assert ["authorization", "Bearer s3cret"] not in opened["metadata"]
+    assert any(k == "authorization" and v.startswith("Bearer [redacted:") for k, v in opened["metadata"])
+    done = subprocess.run(
+        processes.xdsspy_command("export", str(path), "--format", "jsonl", "-o", str(out), "--no-redact"),
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0 and "WITHOUT redaction" in done.stderr
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     for row in rows:
@@ -378,7 +388,7 @@ def test_protoset_and_proto_path_make_a_schemaless_type_typed(tmp_path: pathlib.
         (["export", SOTW, "--decode", "--proto-path", "/nonexistent"], "not a directory"),
         (["show", SOTW, "--protoset", SOTW], "is not a FileDescriptorSet"),
         (["proxy", "--upstream", "127.0.0.1:1", "--protoset", "/nonexistent"], "cannot read protoset"),
-        (["export", SOTW, "--protoset", "x"], "are for --decode"),
+        (["export", SOTW, "--no-redact", "--protoset", "x"], "are for --decode"),
     ],
 )
 def test_bad_schemas_give_one_line_and_exit_2(args: list[str], error: str) -> None:

@@ -37,6 +37,7 @@ from xdsspy.decode import discovery
 from xdsspy.decode import envelope
 from xdsspy.decode import resources as decoded_resources
 from xdsspy.export import decoded as export_decoded
+from xdsspy.snapshot import files
 from xdsspy.state import tracker
 from xdsspy.viewmodel import envoy_config
 from xdsspy.viewmodel import index as index_mod
@@ -306,11 +307,7 @@ def save(
         redacted = (redactor or redact_mod.Redactor()).json(document)
         document, masked = redacted.value, len(redacted.paths)
     data = render(document, fmt).encode("utf-8")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags, 0o600)
-    with os.fdopen(fd, "wb") as file:
-        os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_TRUNC
-        file.write(data)
+    files.write_bytes(data, path)
     return SaveResult(os.fspath(path), len(data), masked, redact)
 
 

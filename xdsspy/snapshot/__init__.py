@@ -1,0 +1,1 @@
+"""Snapshots of one Envoy's dynamic configuration, from recordings and config dumps, and diffs of them."""

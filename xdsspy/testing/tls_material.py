@@ -1,0 +1,58 @@
+"""A real private key and a self-signed certificate, made fresh, for tests that prove a secret never leaks.
+
+Needs the `cryptography` package (a test dependency). The key is an EC P-256
+key, which Envoy accepts in an SDS `TlsCertificate`; `leak_markers` are the
+pieces of it a leak would show in any output: a line of its PEM body, and the
+start of the PEM's base64 (how JSON prints a `bytes` field such as
+`inline_bytes`).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Material:
+    key_pem: bytes
+    cert_pem: bytes
+
+    @property
+    def leak_markers(self) -> tuple[str, ...]:
+        """Texts that appear in an output only if the private key leaked into it."""
+        body = [line for line in self.key_pem.decode().splitlines() if not line.startswith("-----")]
+        # The first body line is mostly the fixed ASN.1 prefix of every P-256 key; the second is secret.
+        start = self.key_pem.index(body[1].encode()) // 3 * 3 + 3
+        return (body[1][:40], base64.b64encode(self.key_pem).decode()[start * 4 // 3 :][:60])
+
+    def leaked_in(self, text: str | bytes) -> bool:
+        data = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+        return any(marker in data for marker in self.leak_markers)
+
+
+def make(common_name: str = "xdsspy-test") -> Material:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return Material(key_pem, cert.public_bytes(serialization.Encoding.PEM))
