@@ -5,13 +5,13 @@ names, istiod's debug dump and REST control planes jsonpb's camelCase, with
 durations and enums as each printer likes. `canonical` parses a body as its
 message type and prints it the way xdsspy prints decoded resources, so the
 comparison sees fields, not spellings (a body whose type is unknown stays as
-it is). `endpoint_defaults` removes what Envoy fills in when it rebuilds its
-endpoint dump from its host set: `health_status` HEALTHY (or UNKNOWN, the
+it is). `endpoint_defaults` fills in what Envoy fills in when it rebuilds
+its endpoint dump from its host set: `health_status` HEALTHY (UNKNOWN is the
 same to the load balancer), `load_balancing_weight` 1, an empty
-`health_check_config` and `locality`, `priority` 0, a locality's
-`load_balancing_weight` 0 (unset), and
-`policy.overprovisioning_factor` 140, so that a recorded
-ClusterLoadAssignment that left them out compares equal to Envoy's dump.
+`health_check_config` and `locality`, a locality's `load_balancing_weight` 0
+(unset), `policy.overprovisioning_factor` 140, and drops `priority` 0, so
+that a recorded ClusterLoadAssignment that left them out compares equal to
+Envoy's dump.
 """
 
 from __future__ import annotations
@@ -97,7 +97,10 @@ def _put_back(value: Any, aside: list[Any], depth: int) -> Any:
 
 
 def endpoint_defaults(body: Any) -> Any:
-    """A ClusterLoadAssignment without the defaults Envoy's endpoint dump adds (a copy; others unchanged)."""
+    """A ClusterLoadAssignment with the defaults Envoy's endpoint dump shows filled in (a copy).
+
+    Filled in rather than removed, so that a weight changed from the default reads `1 → 5`.
+    """
     if not isinstance(body, dict):
         return body
     out = dict(body)
@@ -105,14 +108,9 @@ def endpoint_defaults(body: Any) -> Any:
     if isinstance(localities, list):
         out["endpoints"] = [_locality(loc) for loc in localities]
     policy = out.get("policy")
-    if isinstance(policy, dict):
-        policy = dict(policy)
-        if policy.get("overprovisioning_factor") == DEFAULT_OVERPROVISIONING:
-            del policy["overprovisioning_factor"]
-        if policy:
-            out["policy"] = policy
-        else:
-            del out["policy"]
+    policy = dict(policy) if isinstance(policy, dict) else {}
+    policy.setdefault("overprovisioning_factor", DEFAULT_OVERPROVISIONING)
+    out["policy"] = policy
     return out
 
 
@@ -120,12 +118,10 @@ def _locality(locality: Any) -> Any:
     if not isinstance(locality, dict):
         return locality
     out = dict(locality)
-    if out.get("locality") == {}:
-        del out["locality"]
+    out.setdefault("locality", {})
+    out.setdefault("load_balancing_weight", 0)  # no locality weight: Envoy prints 0
     if out.get("priority") == 0:
         del out["priority"]
-    if out.get("load_balancing_weight") == 0:  # a locality weight of 0 is no weight: Envoy prints it so
-        del out["load_balancing_weight"]
     lb_endpoints = out.get("lb_endpoints")
     if isinstance(lb_endpoints, list):
         out["lb_endpoints"] = [_lb_endpoint(e) for e in lb_endpoints]
@@ -136,20 +132,17 @@ def _lb_endpoint(lb: Any) -> Any:
     if not isinstance(lb, dict):
         return lb
     out = dict(lb)
-    if out.get("health_status") in _IDLE_HEALTH:
-        del out["health_status"]
-    if out.get("load_balancing_weight") == 1:
-        del out["load_balancing_weight"]
+    if out.get("health_status", "HEALTHY") in _IDLE_HEALTH:
+        out["health_status"] = "HEALTHY"
+    out.setdefault("load_balancing_weight", 1)
     endpoint = out.get("endpoint")
-    if isinstance(endpoint, dict) and endpoint.get("health_check_config") == {}:
-        endpoint = dict(endpoint)
-        del endpoint["health_check_config"]
-        out["endpoint"] = endpoint
+    if isinstance(endpoint, dict) and "health_check_config" not in endpoint:
+        out["endpoint"] = {**endpoint, "health_check_config": {}}
     return out
 
 
 def comparable(item: model.Item) -> Any:
-    """The body `xdsspy diff` compares first: for endpoints without Envoy's defaults, others as they are."""
+    """The body `xdsspy diff` compares first: for endpoints with Envoy's defaults, others as they are."""
     return endpoint_defaults(item.body) if item.type_url == model.ENDPOINT else item.body
 
 

@@ -107,9 +107,9 @@ def test_envoys_endpoint_defaults_equal_a_recorded_assignment_without_them() -> 
     assert compare.compare(a, b).same
     dumped["endpoints"][0]["lb_endpoints"][0]["load_balancing_weight"] = 3
     [change] = compare.compare(a, b).changes
-    assert [f.path for f in change.fields] == [
-        "endpoints[(no locality)].lb_endpoints[10.0.0.1:80].load_balancing_weight"
-    ]
+    [field] = change.fields
+    assert field.path == "endpoints[(no locality)].lb_endpoints[10.0.0.1:80].load_balancing_weight"
+    assert (field.old, field.new) == (1, 3)  # read as a change of the default, not an addition
 
 
 def test_static_resources_are_left_out_when_only_one_side_can_know_them() -> None:

@@ -39,38 +39,32 @@ def test_what_does_not_parse_is_left_alone() -> None:
         assert normalize.canonical(body) == body
 
 
-def test_envoys_endpoint_defaults_are_removed_and_nothing_else() -> None:
-    dumped = {
+def test_envoys_endpoint_defaults_are_filled_in_and_nothing_else() -> None:
+    recorded = {
+        "cluster_name": "x",
+        "endpoints": [{"priority": 0, "lb_endpoints": [{"endpoint": {"address": {}}}]}],
+    }
+    assert normalize.endpoint_defaults(recorded) == {
         "cluster_name": "x",
         "endpoints": [
             {
                 "locality": {},
-                "priority": 0,
                 "load_balancing_weight": 0,
                 "lb_endpoints": [
                     {
                         "endpoint": {"address": {}, "health_check_config": {}},
                         "health_status": "HEALTHY",
                         "load_balancing_weight": 1,
-                    },
-                    {"endpoint": {"address": {}}, "health_status": "DRAINING", "load_balancing_weight": 2},
+                    }
                 ],
             }
         ],
         "policy": {"overprovisioning_factor": 140},
     }
-    assert normalize.endpoint_defaults(dumped) == {
-        "cluster_name": "x",
-        "endpoints": [
-            {
-                "lb_endpoints": [
-                    {"endpoint": {"address": {}}},
-                    {"endpoint": {"address": {}}, "health_status": "DRAINING", "load_balancing_weight": 2},
-                ]
-            }
-        ],
-    }
-    assert dumped["policy"] == {"overprovisioning_factor": 140}  # a copy was changed, not the input
+    assert recorded["endpoints"][0]["priority"] == 0  # a copy was changed, not the input
+    draining = {"endpoints": [{"lb_endpoints": [{"health_status": "DRAINING", "load_balancing_weight": 2}]}]}
+    lb = normalize.endpoint_defaults(draining)["endpoints"][0]["lb_endpoints"][0]
+    assert (lb["health_status"], lb["load_balancing_weight"]) == ("DRAINING", 2)
 
 
 def test_jsonpb_is_recognised_by_its_top_level_names() -> None:
