@@ -117,3 +117,29 @@ def test_a_file_that_is_no_snapshot_source_says_what_is_expected(
 def test_no_redact_warns_loudly(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "snapshot", SOTW, "--no-redact")
     assert code == 0 and "WITHOUT redaction" in err
+
+
+FIXTURES = pathlib.Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "istio" / "legacy-v2"
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"Istio fixtures not found at {FIXTURES} (shared/ is absent)")
+def test_the_istio_1_5_pair_what_envoy_had_against_what_istiod_would_push(
+    capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path
+) -> None:
+    """Equal once jsonpb's camelCase and the virtual hosts' order (not meaning) are seen through."""
+    envoy = FIXTURES / "sidecar-details-istio1.5.envoy.config_dump.json"
+    pilot = FIXTURES / "sidecar-details-istio1.5.pilot.config_dump.json"
+    code, out, _ = run(capsys, "diff", str(envoy), str(pilot))
+    assert code == 0 and "no differences (4 resource(s) compared)" in out
+    assert "(istiod)" in out and "endpoints not compared" in out
+    changed = json.loads(pilot.read_text())
+    for config in changed["configs"]:
+        for entry in config.get("dynamicRouteConfigs", []):
+            for vhost in entry["routeConfig"]["virtualHosts"]:
+                if vhost["name"] == "allow_any":
+                    vhost["routes"][0]["route"]["timeout"] = "15s"
+    edited = tmp_path / "pilot.json"
+    edited.write_text(json.dumps(changed))
+    code, out, _ = run(capsys, "diff", str(envoy), str(edited))
+    assert code == 1
+    assert "~ routes[8080].virtual_hosts[allow_any].routes[0].route.timeout:" in out, out
