@@ -203,6 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
         "bundle", help="one redacted archive for a bug report: recording slice, snapshots, diff, replay"
     )
     snapshot_command.add_bundle_arguments(bundle)
+
+    from xdsspy import envoy_bootstrap
+
+    bootstrap = sub.add_parser(
+        "bootstrap", help="print an Envoy bootstrap whose xDS goes through xdsspy (or rewrite yours to)"
+    )
+    envoy_bootstrap.add_arguments(bootstrap)
     return parser
 
 
@@ -283,6 +290,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from xdsspy.snapshot import command as snapshot_command
 
             return snapshot_command.main(args)
+        if args.command == "bootstrap":
+            from xdsspy import envoy_bootstrap
+
+            return envoy_bootstrap.main(args)
     except errors.XdsspyError as e:
         print(f"xdsspy: {e}", file=sys.stderr)
         return 2

@@ -17,3 +17,7 @@ class RecordingReadError(XdsspyError):
 
 class RecordingWriteError(XdsspyError):
     """A recording could not be created."""
+
+
+class BootstrapError(XdsspyError):
+    """An Envoy bootstrap cannot be read or rewritten: not YAML or JSON, no xDS cluster, a missing cluster."""

@@ -1,10 +1,12 @@
-"""Envoy bootstrap for an ADS client: node, admin, and one static `xds-grpc` cluster pointing at xDS.
+"""Envoy bootstrap for an ADS client in tests: the product's (envoy_bootstrap) tuned for the harness.
 
-Written as JSON, which Envoy reads by the file extension: every string is
-quoted, so a node id like `n` or `on` cannot turn into a YAML boolean. The
-xDS cluster speaks HTTP/2 and reconnects quickly (retry_policy on the
-EnvoyGrpc service), so a restarted control plane is picked up in about a
-second instead of Envoy's default of up to 30.
+Node, admin, and one static `xds-grpc` cluster pointing at xDS, as `xdsspy
+bootstrap` prints it, with an admin port Envoy picks (0). Written as JSON,
+which Envoy reads by the file extension: every string is quoted, so a node
+id like `n` or `on` cannot turn into a YAML boolean. The xDS cluster
+reconnects quickly (retry_policy on the EnvoyGrpc service), so a restarted
+control plane is picked up in about a second instead of Envoy's default of
+up to 30.
 """
 
 from __future__ import annotations
@@ -15,10 +17,9 @@ import json
 from typing import Any
 
 from xdsspy import addresses
+from xdsspy import envoy_bootstrap
 
-XDS_CLUSTER = "xds-grpc"
-
-_HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+XDS_CLUSTER = envoy_bootstrap.ADS_CLUSTER
 
 
 class ApiType(enum.StrEnum):
@@ -31,8 +32,8 @@ class ApiType(enum.StrEnum):
 @dataclasses.dataclass(frozen=True, slots=True)
 class BootstrapOptions:
     xds: addresses.Address  # where Envoy connects for ADS: xdsspy or a control plane; TCP or unix
-    node_id: str = "xdsspy-envoy"
-    node_cluster: str = "xdsspy"
+    node_id: str = envoy_bootstrap.DEFAULT_NODE_ID
+    node_cluster: str = envoy_bootstrap.DEFAULT_NODE_CLUSTER
     api_type: ApiType = ApiType.SOTW
     admin_host: str = "127.0.0.1"
     admin_port: int = 0  # 0: Envoy picks a free port and writes it to --admin-address-path
@@ -42,76 +43,32 @@ class BootstrapOptions:
     initial_fetch_timeout_s: float | None = None  # None: Envoy's default (15 s)
 
 
-def _duration(seconds: float) -> str:
-    return f"{seconds:.3f}s"
-
-
-def _config_source(options: BootstrapOptions) -> dict[str, Any]:
-    source: dict[str, Any] = {"ads": {}, "resource_api_version": "V3"}
-    if options.initial_fetch_timeout_s is not None:
-        source["initial_fetch_timeout"] = _duration(options.initial_fetch_timeout_s)
-    return source
-
-
-def _xds_address(address: addresses.Address) -> dict[str, Any]:
-    if address.is_unix:
-        return {"pipe": {"path": address.unix_path}}
-    return {"socket_address": {"address": address.host, "port_value": address.port}}
-
-
 def build(options: BootstrapOptions) -> dict[str, Any]:
-    """The bootstrap as a JSON-ready dict (Envoy's v3 Bootstrap in proto3 JSON form)."""
-    if options.xds.port == 0 and not options.xds.is_unix:
-        raise ValueError(f"the xDS address {options.xds} needs a port")
-    return {
-        "node": {"id": options.node_id, "cluster": options.node_cluster},
-        "admin": {
-            "address": {"socket_address": {"address": options.admin_host, "port_value": options.admin_port}}
-        },
-        "dynamic_resources": {
-            "ads_config": {
-                "api_type": options.api_type.value,
-                "transport_api_version": "V3",
-                "set_node_on_first_message_only": options.set_node_on_first_message_only,
-                "grpc_services": [
-                    {
-                        "envoy_grpc": {
-                            "cluster_name": XDS_CLUSTER,
-                            "retry_policy": {
-                                "retry_back_off": {
-                                    "base_interval": _duration(options.retry_base_interval_s),
-                                    "max_interval": _duration(options.retry_max_interval_s),
-                                }
-                            },
-                        }
-                    }
-                ],
-            },
-            "cds_config": _config_source(options),
-            "lds_config": _config_source(options),
-        },
-        "static_resources": {
-            "clusters": [
-                {
-                    "name": XDS_CLUSTER,
-                    "type": "STATIC",
-                    "connect_timeout": "1s",
-                    "load_assignment": {
-                        "cluster_name": XDS_CLUSTER,
-                        "endpoints": [
-                            {"lb_endpoints": [{"endpoint": {"address": _xds_address(options.xds)}}]}
-                        ],
-                    },
-                    "typed_extension_protocol_options": {
-                        _HTTP_OPTIONS: {
-                            "@type": f"type.googleapis.com/{_HTTP_OPTIONS}",
-                            "explicit_http_config": {"http2_protocol_options": {}},
-                        }
-                    },
-                }
-            ]
-        },
+    """The bootstrap as a JSON-ready dict: envoy_bootstrap.build's, plus the harness's settings."""
+    config = envoy_bootstrap.build(
+        envoy_bootstrap.Options(
+            xds=options.xds,
+            node_id=options.node_id,
+            node_cluster=options.node_cluster,
+            api=envoy_bootstrap.Api(options.api_type.value),
+            admin_host=options.admin_host,
+            admin_port=options.admin_port,
+        )
+    )
+    dynamic = config["dynamic_resources"]
+    ads = dynamic["ads_config"]
+    ads["set_node_on_first_message_only"] = options.set_node_on_first_message_only
+    ads["grpc_services"][0]["envoy_grpc"]["retry_policy"] = {
+        "retry_back_off": {
+            "base_interval": envoy_bootstrap.duration(options.retry_base_interval_s),
+            "max_interval": envoy_bootstrap.duration(options.retry_max_interval_s),
+        }
     }
+    if options.initial_fetch_timeout_s is not None:
+        timeout = envoy_bootstrap.duration(options.initial_fetch_timeout_s)
+        for source in ("cds_config", "lds_config"):
+            dynamic[source]["initial_fetch_timeout"] = timeout
+    return config
 
 
 def dumps(options: BootstrapOptions) -> str:

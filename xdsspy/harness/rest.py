@@ -1,10 +1,12 @@
 """An Envoy that polls CDS and LDS over REST (api_type REST) instead of ADS: its bootstrap and its start.
 
 bootstrap.build() writes an ADS client; REST needs a different
-dynamic_resources (an api_config_source per type, naming a static cluster)
-and, for h2c, HTTP/2 protocol options on that cluster. RestEnvoy is the
-harness's Envoy started with that bootstrap; everything else (admin, config
-dumps, stats, stopping by PID) is the harness's own.
+dynamic_resources (an api_config_source per type, naming a static cluster),
+which envoy_bootstrap builds as `xdsspy bootstrap --api REST` prints it. The
+harness adds an admin port Envoy picks and, for h2c, HTTP/2 protocol options
+on that cluster. RestEnvoy is the harness's Envoy started with that
+bootstrap; everything else (admin, config dumps, stats, stopping by PID) is
+the harness's own.
 """
 
 from __future__ import annotations
@@ -15,12 +17,11 @@ import os
 from typing import Any
 
 from xdsspy import addresses
+from xdsspy import envoy_bootstrap
 from xdsspy.harness import bootstrap as bootstrap_mod
 from xdsspy.harness import envoy as envoy_mod
 
-REST_CLUSTER = "xds-rest"
-
-_HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+REST_CLUSTER = envoy_bootstrap.REST_CLUSTER
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -34,52 +35,24 @@ class RestBootstrapOptions:
     admin_host: str = "127.0.0.1"
 
 
-def _duration(seconds: float) -> str:
-    return f"{seconds:.3f}s"
-
-
-def _config_source(options: RestBootstrapOptions) -> dict[str, Any]:
-    return {
-        "resource_api_version": "V3",
-        "api_config_source": {
-            "api_type": "REST",
-            "transport_api_version": "V3",
-            "cluster_names": [REST_CLUSTER],
-            "refresh_delay": _duration(options.refresh_delay_s),
-            "request_timeout": _duration(options.request_timeout_s),
-        },
-    }
-
-
 def build(options: RestBootstrapOptions) -> dict[str, Any]:
     """The bootstrap as a JSON-ready dict: CDS and LDS polled over REST from one static cluster."""
-    server = options.server
-    if server.is_unix:
-        address: dict[str, Any] = {"pipe": {"path": server.unix_path}}
-    else:
-        address = {"socket_address": {"address": server.host, "port_value": server.port}}
-    cluster: dict[str, Any] = {
-        "name": REST_CLUSTER,
-        "type": "STATIC",
-        "connect_timeout": "1s",
-        "load_assignment": {
-            "cluster_name": REST_CLUSTER,
-            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": address}}]}],
-        },
-    }
+    config = envoy_bootstrap.build(
+        envoy_bootstrap.Options(
+            xds=options.server,
+            node_id=options.node_id,
+            node_cluster=options.node_cluster,
+            api=envoy_bootstrap.Api.REST,
+            admin_host=options.admin_host,
+            admin_port=0,
+            refresh_delay_s=options.refresh_delay_s,
+            request_timeout_s=options.request_timeout_s,
+        )
+    )
     if options.http2:
-        cluster["typed_extension_protocol_options"] = {
-            _HTTP_OPTIONS: {
-                "@type": f"type.googleapis.com/{_HTTP_OPTIONS}",
-                "explicit_http_config": {"http2_protocol_options": {}},
-            }
-        }
-    return {
-        "node": {"id": options.node_id, "cluster": options.node_cluster},
-        "admin": {"address": {"socket_address": {"address": options.admin_host, "port_value": 0}}},
-        "dynamic_resources": {"cds_config": _config_source(options), "lds_config": _config_source(options)},
-        "static_resources": {"clusters": [cluster]},
-    }
+        (cluster,) = config["static_resources"]["clusters"]
+        cluster["typed_extension_protocol_options"] = envoy_bootstrap.http2_protocol_options()
+    return config
 
 
 class RestEnvoy(envoy_mod.Envoy):
