@@ -122,7 +122,9 @@ def test_no_redact_warns_loudly(capsys: pytest.CaptureFixture[str]) -> None:
 FIXTURES = pathlib.Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "istio" / "legacy-v2"
 
 
-@pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"Istio fixtures not found at {FIXTURES} (shared/ is absent)")
+@pytest.mark.skipif(
+    not FIXTURES.is_dir(), reason=f"Istio fixtures not found at {FIXTURES} (shared/ is absent)"
+)
 def test_the_istio_1_5_pair_what_envoy_had_against_what_istiod_would_push(
     capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path
 ) -> None:
