@@ -7,6 +7,7 @@ imported in a subprocess and sys.modules is inspected, as harlequin does.
 from __future__ import annotations
 
 import json
+import pathlib
 import subprocess
 import sys
 
@@ -97,3 +98,66 @@ def test_nothing_outside_the_testing_package_imports_it() -> None:
             if any(name == "xdsspy.testing" or name.startswith("xdsspy.testing.") for name in names):
                 offenders.append(f"{relative}:{node.lineno}")
     assert offenders == []
+
+
+TEST_ONLY = (
+    "pytest",
+    "hypothesis",
+    "httpcore",
+    "cryptography",
+    "deepdiff",
+    "mypy",
+    "ruff",
+)  # grpc probes grpc_tools
+
+
+@pytest.mark.parametrize(
+    "module", ["xdsspy.cli", "xdsspy.demo.runner", "xdsspy.controlplane.rest", "xdsspy.tui.app"]
+)
+def test_the_product_needs_no_test_dependency(module: str) -> None:
+    """A plain `pip install .` must run every command: nothing the product imports is a test extra."""
+    loaded = _loaded_after_import(module)
+    bad = sorted(m for m in loaded if m.split(".")[0] in TEST_ONLY)
+    assert bad == [], f"{module} pulls in test-only {bad}"
+
+
+def _closure(requirements: list[str]) -> set[str]:
+    """Distributions a plain `pip install .` brings: the main dependencies and theirs (markers ignored)."""
+    import importlib.metadata as md
+    import re
+
+    seen: set[str] = set()
+    todo = [re.split(r"[\s\[<>=!~;]", r, maxsplit=1)[0] for r in requirements]
+    while todo:
+        name = todo.pop().lower().replace("_", "-")
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            for req in md.requires(name) or []:
+                if "extra ==" not in req:
+                    todo.append(re.split(r"[\s\[<>=!~;]", req, maxsplit=1)[0])
+        except md.PackageNotFoundError:
+            pass
+    return seen
+
+
+def test_every_module_the_commands_import_comes_with_a_plain_install() -> None:
+    """What `xdsspy demo --rest`, the UI and every command import is a main dependency (or comes with one)."""
+    import importlib.metadata as md
+    import sys
+    import tomllib
+
+    project = tomllib.loads((pathlib.Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    installed = _closure(project["project"]["dependencies"])
+    by_module = md.packages_distributions()
+    missing = set()
+    for module in ("xdsspy.cli", "xdsspy.demo.runner", "xdsspy.controlplane.rest", "xdsspy.tui.app"):
+        for name in _loaded_after_import(module):
+            top = name.split(".")[0]
+            if top in sys.stdlib_module_names or top in ("xdsspy", "_distutils_hack") or top.startswith("_"):
+                continue
+            dists = {d.lower().replace("_", "-") for d in by_module.get(top, [])}
+            if dists and not dists & installed and top != "grpc_tools":  # grpc only probes grpc_tools
+                missing.add(f"{top} ({', '.join(sorted(dists))})")
+    assert not missing, f"imported but not installed by `pip install .`: {sorted(missing)}"

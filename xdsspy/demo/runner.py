@@ -30,7 +30,6 @@ from typing import TextIO
 
 from xdsspy import addresses
 from xdsspy import session
-from xdsspy.controlplane import rest as rest_cp
 from xdsspy.controlplane import server
 from xdsspy.demo import scenario
 from xdsspy.harness import bootstrap
@@ -111,6 +110,8 @@ class Pusher:
 def _control_plane(api: Api) -> Iterator[tuple[Callable[[str, list[Any]], str], dict[str, Any]]]:
     """The control plane for `api`: its push function, and what the capture's options need."""
     if api == Api.REST:
+        from xdsspy.controlplane import rest as rest_cp  # its HTTP server loads only for a REST demo
+
         with rest_cp.RestControlPlane() as rest_plane:
             yield (
                 rest_plane.set_resources,
