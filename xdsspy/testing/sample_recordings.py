@@ -41,8 +41,9 @@ DEMO_SESSIONS = {
     "demo-delta.xdsspy": runner.Api.DELTA,
     "demo-rest.xdsspy": runner.Api.REST,
 }
-DEMO_SECONDS = 9.0
-"""With a change a second, the first rejected push comes at 4 s and its fix at 5 s."""
+DEMO_SECONDS = 13.0
+DEMO_INTERVAL_S = 2.0
+"""The first rejected push comes at 8 s and its fix at 10 s: time for a REST Envoy to poll twice between."""
 CDS_PATH = "/v3/discovery:clusters"
 
 
@@ -141,9 +142,9 @@ def record_rest(path: pathlib.Path, workdir: pathlib.Path) -> None:
 
 
 def record_demo(path: pathlib.Path, api: runner.Api) -> None:
-    """A short `xdsspy demo` session (one change a second, its first rejected push included)."""
+    """A short `xdsspy demo` session (a change every 2 s, its first rejected push included)."""
     options = runner.DemoOptions(
-        api=api, headless=True, duration_s=DEMO_SECONDS, interval_s=1.0, record=str(path)
+        api=api, headless=True, duration_s=DEMO_SECONDS, interval_s=DEMO_INTERVAL_S, record=str(path)
     )
     code = runner.run(options, out=io.StringIO(), err=io.StringIO())
     if code != 0:
