@@ -71,6 +71,10 @@ class RecordingReader:
         self._decompressor = zstandard.ZstdDecompressor()
         try:
             self.header, self._offset = self._read_header()
+            # An older format's records go through compat's converter chain; the current one's need not.
+            self._old_version = (
+                self.header.format_version if self.header.format_version < fmt.FORMAT_VERSION else 0
+            )
         except BaseException:
             self._file.close()
             raise
@@ -246,6 +250,8 @@ class RecordingReader:
             pos = end
             try:
                 record = pb.Record.FromString(view[start:end])  # type: ignore[arg-type]  # upb takes buffers
+                if self._old_version:
+                    record = compat.migrate(record, self._old_version)
                 event = codec.decode(record, methods.get(record.stream, ""))
                 kind = type(event)
                 if kind is model.MessageSeen:
