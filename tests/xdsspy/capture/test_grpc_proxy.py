@@ -296,6 +296,10 @@ def test_message_over_the_recording_limit_passes_and_the_recording_says_it_is_mi
     asyncio.run(scenario())
 
 
+OWN_CONNECTION = (("grpc.use_local_subchannel_pool", 1),)
+"""A channel option: grpc shares connections between channels to one target unless told not to."""
+
+
 def test_unix_socket_listener_and_upstream(tmp_path: Any) -> None:
     async def scenario() -> None:
         up = f"unix:{tmp_path}/cp.sock"
@@ -312,14 +316,48 @@ def test_each_downstream_connection_gets_its_own_connection_id() -> None:
     async def scenario() -> None:
         async with running() as (_, sink, target, _):
             for _ in range(2):
-                async with grpc.aio.insecure_channel(target) as channel:
+                async with grpc.aio.insecure_channel(target, options=OWN_CONNECTION) as channel:
                     await channel.unary_unary("/test.Svc/Unary")(b"x")
                     await channel.unary_unary("/test.Svc/Unary")(b"y")
             opened = [e for e in sink.events if isinstance(e, model.StreamOpened)]
             assert [e.stream for e in opened] == [1, 2, 3, 4]
             assert opened[0].connection == opened[1].connection
             assert opened[2].connection == opened[3].connection
-            if opened[0].peer != opened[2].peer:  # loopback may hand the second channel the same port
-                assert opened[0].connection != opened[2].connection
+            assert opened[0].connection != opened[2].connection  # an id per accepted connection, not per peer
+            assert all(e.peer.startswith("ipv4:127.0.0.1:") for e in opened)  # the peer is a field of its own
+
+    asyncio.run(scenario())
+
+
+def test_unix_socket_clients_each_get_a_connection_id_and_probes_leave_no_trace(tmp_path: Any) -> None:
+    """Every Unix-socket client has the same (empty) peer address: ids must not come from it. A probe that
+    connects and closes records nothing; one that speaks HTTP/1.1 to the gRPC port gets one note at most."""
+
+    async def scenario() -> None:
+        down = f"unix:{tmp_path}/xds.sock"
+        async with running(upstream_listen=f"unix:{tmp_path}/cp.sock", proxy_listen=down) as (
+            _,
+            sink,
+            target,
+            _,
+        ):
+            for _ in range(2):
+                _, writer = await asyncio.open_unix_connection(f"{tmp_path}/xds.sock")
+                writer.close()
+            _, writer = await asyncio.open_unix_connection(f"{tmp_path}/xds.sock")
+            writer.write(b"GET /healthz HTTP/1.1\r\n\r\n")
+            await writer.drain()
+            writer.close()
+            for _ in range(3):  # a subchannel pool of its own: grpc would otherwise share one connection
+                async with grpc.aio.insecure_channel(target, options=OWN_CONNECTION) as channel:
+                    await channel.unary_unary("/test.Svc/Unary")(b"x")
+            await processes.until(lambda: len(sink.of(model.StreamClosed)) == 3)
+            opened = sink.of(model.StreamOpened)
+            assert len({e.connection for e in opened}) == 3
+            strays = [e for e in sink.events if e.connection not in {0, *(o.connection for o in opened)}]
+            assert all(isinstance(e, model.Note) and "HTTP/1.1" in e.text for e in strays), strays
+            assert (
+                len(strays) <= 1
+            )  # the HTTP/1.1 probe may be noted (it spoke, and not HTTP/2); silent ones never
 
     asyncio.run(scenario())
