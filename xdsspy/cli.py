@@ -76,6 +76,12 @@ def _add_capture_arguments(p: argparse.ArgumentParser) -> None:
         help="PEM CA certificates to verify an https:// --rest-upstream with (default: the system's)",
     )
     p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow --listen/--rest-listen on an address other machines can reach (xDS carries private "
+        "keys and tokens, and xdsspy has no TLS or authentication on its listeners yet)",
+    )
+    p.add_argument(
         "--max-message-bytes",
         type=_size,
         default=1 << 30,
@@ -240,6 +246,12 @@ def _check_capture_arguments(parser: argparse.ArgumentParser, args: argparse.Nam
         parser.error("--listen is for gRPC and needs --upstream")
     if args.rest_listen and args.rest_upstream is None:
         parser.error("--rest-listen needs --rest-upstream")
+    remote = [a for a in (*(args.listen or []), *(args.rest_listen or [])) if not a.is_loopback]
+    if remote and not args.allow_remote:
+        parser.error(
+            f"{remote[0]} is reachable from other machines, and xDS carries private keys and tokens: "
+            "listen on loopback or a unix socket, or add --allow-remote"
+        )
     if args.rest_ca is not None:
         if args.rest_upstream is None or not args.rest_upstream.startswith("https://"):
             parser.error("--rest-ca is for an https:// --rest-upstream")

@@ -60,6 +60,7 @@ class CaptureOptions:
     compression_level: int = DEFAULT_COMPRESSION_LEVEL
     max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES
     recorder: str = "thread"  # or "process": see docs/performance.md
+    allow_remote: bool = False  # listening where other machines reach it was asked for explicitly
 
     @classmethod
     def from_namespace(cls, args: argparse.Namespace) -> CaptureOptions:
@@ -81,6 +82,7 @@ class CaptureOptions:
             compression_level=args.compression_level,
             max_buffer_bytes=args.max_buffer_bytes,
             recorder=args.recorder,
+            allow_remote=getattr(args, "allow_remote", False),
         )
 
     def argv(self) -> list[str]:
@@ -90,6 +92,8 @@ class CaptureOptions:
             out += ["--record", os.path.abspath(self.record)]
         if self.upstream is not None:
             out += ["--upstream", str(self.upstream)]
+        if self.allow_remote:
+            out.append("--allow-remote")
         for address in self.listen:
             out += ["--listen", str(address)]
         if self.rest_upstream is not None:

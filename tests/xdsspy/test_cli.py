@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from xdsspy import cli
 from xdsspy import model
 from xdsspy.record import reader
 from xdsspy.record import writer
@@ -458,3 +459,30 @@ def test_a_crashing_front_end_never_stops_forwarding(upstream: int, tmp_path: pa
     events = list(reader.iter_events(path))
     assert any(isinstance(e, model.MessageSeen) and e.raw == b"still here" for e in events)
     assert isinstance(events[-1], model.CaptureStopped)
+
+
+@pytest.mark.parametrize("flag", ["--listen", "--rest-listen"])
+def test_listening_where_other_machines_reach_needs_allow_remote(flag: str) -> None:
+    upstream = (
+        ["--upstream", "127.0.0.1:1"] if flag == "--listen" else ["--rest-upstream", "http://127.0.0.1:1"]
+    )
+    done = subprocess.run(
+        processes.xdsspy_command("record", flag, "0.0.0.0:0", *upstream),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert (
+        done.returncode == 2
+        and "reachable from other machines" in done.stderr
+        and "--allow-remote" in done.stderr
+    )
+
+
+def test_allow_remote_is_passed_on_to_the_capture_process() -> None:
+    from xdsspy import session
+
+    args = cli.build_parser().parse_args(
+        ["proxy", "--listen", "0.0.0.0:0", "--upstream", "127.0.0.1:1", "--allow-remote"]
+    )
+    assert "--allow-remote" in session.CaptureOptions.from_namespace(args).argv()

@@ -17,6 +17,7 @@ from rich import text as rich_text
 
 from xdsspy import grpc_status
 from xdsspy import model
+from xdsspy import redact
 from xdsspy.state import protocol
 from xdsspy.state import tracker
 from xdsspy.viewmodel import envoys
@@ -41,6 +42,10 @@ VERDICT_STYLES = {
     V.HTTP_ERROR: "bold red",
 }
 GAP_STYLE = "bold white on red"
+
+masked = redact.Redactor().text
+"""Free text a line shows (Envoy's NACK error, a close's details, a note) with private keys, bearer tokens
+and JWTs masked: these lines go to terminals, logs and pasted bug reports (docs/security.md)."""
 
 
 # -- lines ----------------------------------------------------------------------------------------
@@ -187,7 +192,7 @@ def _details(verdict: protocol.Verdict, answered: tracker.Step | None) -> _Parts
         if verdict.latency_ms is not None:
             out.add(f" in {words.latency_text(verdict.latency_ms)}")
     if kind == V.NACK:
-        error = words.nack_error(verdict)
+        error = masked(words.nack_error(verdict))
         out.add(": " if out else "")
         out.add(words.shorten(error, words.ERROR_WIDTH) if len(error) > words.ERROR_WIDTH else error, "red")
         push = answered.verdict if answered is not None else None
@@ -276,7 +281,7 @@ def nack_detail(nack: protocol.Verdict, answered: tracker.Step | None) -> list[T
     lines.append(rejected.text())
     error = words.one_line(nack.error)
     if len(error) > words.ERROR_WIDTH:
-        lines.append(Text(f"        error: {nack.error.strip()}", "red"))
+        lines.append(Text(f"        error: {masked(nack.error.strip())}", "red"))
     return lines
 
 
@@ -304,7 +309,7 @@ def event_line(event: model.Event, node: str = "", columns: Columns | None = Non
         line.add(" close ", "bold")
         line.add(words.method_label(event.method))
         status = grpc_status.name(event.code)
-        details = f" {event.details!r}" if event.details else ""
+        details = f" {masked(event.details)!r}" if event.details else ""
         line.add(f"  {status}{details}", "dim" if event.code == 0 else "yellow")
         line.add(f" ({event.cause})", "dim")
         return line.text()
@@ -317,7 +322,7 @@ def event_line(event: model.Event, node: str = "", columns: Columns | None = Non
         )
     if isinstance(event, model.Note):
         style = {model.NoteLevel.ERROR: "bold red", model.NoteLevel.WARNING: "yellow"}.get(event.level, "dim")
-        return Text(f"#{event.seq:<5} {when} {event.level.upper()}: {event.text}", style)
+        return Text(f"#{event.seq:<5} {when} {event.level.upper()}: {masked(event.text)}", style)
     if isinstance(event, model.CaptureStarted):
         return Text(
             f"#{event.seq:<5} {when} capture started: {', '.join(event.listen)} -> {event.upstream} "

@@ -128,3 +128,22 @@ def test_a_narrow_screen_names_services_and_keeps_the_start_of_a_long_node() -> 
     line = render.message_line(step, narrow).plain
     assert " reviews-v1-ab… → EDS   NACK      of #7: Invalid duration" in line, line
     assert len(line[: line.index("of #7")]) <= 60  # room for the details at 80 columns
+
+
+def test_secrets_in_free_text_are_masked_in_every_line() -> None:
+    """A NACK can quote a private key, a close's details a token: --headless output goes to logs."""
+    pem = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49\n-----END PRIVATE KEY-----"
+    note = model.Note(
+        seq=9,
+        wall_ns=0,
+        monotonic_ns=0,
+        connection=0,
+        stream=0,
+        level=model.NoteLevel.ERROR,
+        text=f"bad {pem}",
+    )
+    text = render.masked(f"tls: {pem} and Bearer abc.def.ghi")
+    assert "MIGHAgEA" not in text and "abc.def.ghi" not in text and "[redacted:" in text
+    assert render.masked("Invalid duration: -1s") == "Invalid duration: -1s"
+    line = render.event_line(note)
+    assert line is not None and "MIGHAgEA" not in line.plain
