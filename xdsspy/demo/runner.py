@@ -138,7 +138,10 @@ def _envoy(api: Api, xds: str, workdir: str, binary: str | None) -> envoy_mod.En
     if api == Api.REST:
         rest_options = rest_harness.RestBootstrapOptions(
             # Polls twice as often as the fastest usual change, so a rejected version is seen being kept.
-            server=address, node_id=NODE_ID, node_cluster=NODE_CLUSTER, refresh_delay_s=0.5
+            server=address,
+            node_id=NODE_ID,
+            node_cluster=NODE_CLUSTER,
+            refresh_delay_s=0.5,
         )
         return rest_harness.RestEnvoy(rest_options, os.path.join(workdir, "envoy"), binary=binary)
     options = bootstrap.BootstrapOptions(
