@@ -76,6 +76,22 @@ def _add_capture_arguments(p: argparse.ArgumentParser) -> None:
         help="PEM CA certificates to verify an https:// --rest-upstream with (default: the system's)",
     )
     p.add_argument(
+        "--upstream-tls",
+        action="store_true",
+        help="dial the gRPC control plane over TLS (ALPN h2), as Istio's agent dials istiod on 15012; "
+        "every header (authorization: Bearer …, ClusterID) is passed through",
+    )
+    p.add_argument(
+        "--upstream-ca", metavar="FILE", help="PEM CAs to verify the control plane (default: the system's)"
+    )
+    p.add_argument("--upstream-cert", metavar="FILE", help="mTLS: xdsspy's client certificate (PEM)")
+    p.add_argument("--upstream-key", metavar="FILE", help="mTLS: the key of --upstream-cert (PEM)")
+    p.add_argument(
+        "--upstream-server-name",
+        metavar="NAME",
+        help="the name to verify and send as SNI (default: the host)",
+    )
+    p.add_argument(
         "--allow-remote",
         action="store_true",
         help="allow --listen/--rest-listen on an address other machines can reach (xDS carries private "
@@ -246,6 +262,17 @@ def _check_capture_arguments(parser: argparse.ArgumentParser, args: argparse.Nam
         parser.error("--listen is for gRPC and needs --upstream")
     if args.rest_listen and args.rest_upstream is None:
         parser.error("--rest-listen needs --rest-upstream")
+    tls_flags = ("upstream_ca", "upstream_cert", "upstream_key", "upstream_server_name")
+    if any(getattr(args, f) for f in tls_flags) and not args.upstream_tls:
+        parser.error(
+            "--upstream-ca, --upstream-cert, --upstream-key and --upstream-server-name need --upstream-tls"
+        )
+    if args.upstream_tls and args.upstream is None:
+        parser.error("--upstream-tls is for the gRPC --upstream")
+    for flag in ("upstream_ca", "upstream_cert", "upstream_key"):
+        path = getattr(args, flag)
+        if path and not os.path.isfile(path):
+            parser.error(f"--{flag.replace('_', '-')} {path}: no such file")
     remote = [a for a in (*(args.listen or []), *(args.rest_listen or [])) if not a.is_loopback]
     if remote and not args.allow_remote:
         parser.error(

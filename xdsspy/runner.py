@@ -95,7 +95,9 @@ async def run_capture(options: session.CaptureOptions) -> int:
         if options.upstream is not None:
             grpc = grpc_proxy.GrpcProxy(
                 grpc_proxy.ProxyOptions(
-                    upstream=options.upstream, max_message_bytes=options.max_message_bytes
+                    upstream=options.upstream,
+                    max_message_bytes=options.max_message_bytes,
+                    upstream_tls=options.upstream_tls,
                 ),
                 sink,
                 stamper,

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from xdsspy import addresses
 from xdsspy import errors
 from xdsspy import model
+from xdsspy.capture import tlsconfig
 
 if TYPE_CHECKING:
     from xdsspy.record import reader as reader_mod
@@ -61,6 +62,7 @@ class CaptureOptions:
     max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES
     recorder: str = "thread"  # or "process": see docs/performance.md
     allow_remote: bool = False  # listening where other machines reach it was asked for explicitly
+    upstream_tls: tlsconfig.ClientTls | None = None  # TLS (or mTLS) to the gRPC control plane
 
     @classmethod
     def from_namespace(cls, args: argparse.Namespace) -> CaptureOptions:
@@ -83,6 +85,7 @@ class CaptureOptions:
             max_buffer_bytes=args.max_buffer_bytes,
             recorder=args.recorder,
             allow_remote=getattr(args, "allow_remote", False),
+            upstream_tls=_upstream_tls(args),
         )
 
     def argv(self) -> list[str]:
@@ -94,6 +97,17 @@ class CaptureOptions:
             out += ["--upstream", str(self.upstream)]
         if self.allow_remote:
             out.append("--allow-remote")
+        if self.upstream_tls is not None:
+            out.append("--upstream-tls")
+            for flag, value in (
+                ("--upstream-ca", self.upstream_tls.ca),
+                ("--upstream-cert", self.upstream_tls.cert),
+                ("--upstream-key", self.upstream_tls.key),
+            ):
+                if value:
+                    out += [flag, os.path.abspath(value)]
+            if self.upstream_tls.server_name:
+                out += ["--upstream-server-name", self.upstream_tls.server_name]
         for address in self.listen:
             out += ["--listen", str(address)]
         if self.rest_upstream is not None:
@@ -113,6 +127,17 @@ class CaptureOptions:
             self.recorder,
         ]
         return out
+
+
+def _upstream_tls(args: argparse.Namespace) -> tlsconfig.ClientTls | None:
+    if not getattr(args, "upstream_tls", False):
+        return None
+    return tlsconfig.ClientTls(
+        ca=args.upstream_ca,
+        cert=args.upstream_cert,
+        key=args.upstream_key,
+        server_name=args.upstream_server_name,
+    )
 
 
 class CaptureFailed(errors.XdsspyError):

@@ -486,3 +486,25 @@ def test_allow_remote_is_passed_on_to_the_capture_process() -> None:
         ["proxy", "--listen", "0.0.0.0:0", "--upstream", "127.0.0.1:1", "--allow-remote"]
     )
     assert "--allow-remote" in session.CaptureOptions.from_namespace(args).argv()
+
+
+def test_upstream_tls_flags_are_checked_and_passed_on(tmp_path: pathlib.Path) -> None:
+    from xdsspy import session
+
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not read here")
+    parser = cli.build_parser()
+    base = ["proxy", "--upstream", "istiod.istio-system.svc:15012"]
+    args = parser.parse_args(
+        [*base, "--upstream-tls", "--upstream-ca", str(ca), "--upstream-server-name", "istiod"]
+    )
+    argv = session.CaptureOptions.from_namespace(args).argv()
+    assert "--upstream-tls" in argv and str(ca) in argv and "istiod" in argv
+    for bad, message in (
+        (["--upstream-ca", str(ca)], "need --upstream-tls"),
+        (["--upstream-tls", "--upstream-ca", str(tmp_path / "nope.pem")], "no such file"),
+    ):
+        done = subprocess.run(
+            processes.xdsspy_command("record", *base[1:], *bad), capture_output=True, text=True
+        )
+        assert done.returncode == 2 and message in done.stderr, done.stderr

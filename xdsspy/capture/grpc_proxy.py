@@ -14,6 +14,7 @@ import dataclasses
 from xdsspy.addresses import Address
 from xdsspy.capture import relay
 from xdsspy.capture import sink as sink_mod
+from xdsspy.capture import tlsconfig
 from xdsspy.capture import watch
 
 DEFAULT_MAX_MESSAGE_BYTES = 1 << 30
@@ -25,6 +26,19 @@ more; a larger message is still forwarded, and the recording notes that it was l
 class ProxyOptions:
     upstream: Address
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    upstream_tls: tlsconfig.ClientTls | None = None  # None: plaintext (h2c) to the control plane
+
+
+def _upstream(options: ProxyOptions) -> relay.Upstream:
+    """Where the relay dials the control plane; over TLS (ALPN h2) when the options say so."""
+    if options.upstream_tls is None or options.upstream.is_unix:
+        return relay.Upstream(options.upstream)
+    context = tlsconfig.client_context(options.upstream_tls)
+    name = options.upstream_tls.server_name or options.upstream.host
+    label = f"{options.upstream} (TLS as {name})"
+    return relay.Upstream(
+        options.upstream, tls={True: context, False: context}, server_hostname=name, label=label
+    )
 
 
 class GrpcProxy(relay.Relay):
@@ -39,4 +53,4 @@ class GrpcProxy(relay.Relay):
     ) -> None:
         ids = ids or sink_mod.Ids()  # shared with the REST proxy when both run, so ids stay unique
         make_watch = watch.factory(sink, stamper, ids, options.max_message_bytes)
-        super().__init__(relay.Upstream(options.upstream), make_watch, ids)
+        super().__init__(_upstream(options), make_watch, ids)

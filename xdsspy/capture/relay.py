@@ -249,6 +249,7 @@ class _Link:
         self._sniffing = False  # TLS upstream: waiting for Envoy's first bytes to pick ALPN
         self._first_to_end: Side | None = None
         self._lingering = False
+        self._heard_upstream = False  # a TLS control plane that closes before a byte refused xdsspy
 
     def sniff_first(self) -> None:
         self._sniffing = True
@@ -307,6 +308,7 @@ class _Link:
     def received(self, side: Side, data: Chunk) -> None:
         """Pass a chunk on, then let the watcher read it: reading never delays the bytes."""
         if side is Side.UPSTREAM:
+            self._heard_upstream = True
             if self.down.transport is not None:
                 self.down.transport.write(data)
             self.watch.feed(side, data)
@@ -379,6 +381,12 @@ class _Link:
         if self.refusal is not None:
             self.close(model.CloseCause.UPSTREAM_UNAVAILABLE, self.refusal.reason)
             return
+        if side is Side.UPSTREAM and self.relay.upstream.tls is not None and not self._heard_upstream:
+            # TLS 1.3 checks the client certificate after the handshake: a refused one shows only as this.
+            why = f": {_reason(exc)}" if exc is not None else " (a client certificate it did not accept?)"
+            self.watch.failed(
+                f"the control plane {self.relay.upstream} closed the TLS connection before answering{why}"
+            )
         # Whoever stopped sending first ended the connection; the other side only followed.
         first = self._first_to_end or side
         self.close(*_ending(first, exc if first is side else None))

@@ -63,6 +63,10 @@ class ConnectionWatch:
         except Exception as e:  # whatever it is, the data path must not notice
             self._stop(f"{type(e).__name__}: {e}" if not isinstance(e, _Expected) else str(e))
 
+    def failed(self, text: str) -> None:
+        """Say in the recording why the connection failed where no stream would (a TLS alert, say)."""
+        self._note(model.NoteLevel.ERROR, text)
+
     def side_finished(self, cause: model.CloseCause, details: str) -> None:
         """One side stopped sending (TCP half-close). An HTTP/2 peer never half-closes: it is gone,
         and whatever the other side does next (resets, GOAWAY) is only its reaction."""

@@ -56,3 +56,67 @@ def make(common_name: str = "xdsspy-test") -> Material:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     return Material(key_pem, cert.public_bytes(serialization.Encoding.PEM))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Pki:
+    """A CA and a certificate it signed, as PEM files in `directory`."""
+
+    ca_cert: str
+    cert: str
+    key: str
+
+
+def issue(
+    directory: str,
+    names: tuple[str, ...] = ("localhost",),
+    ips: tuple[str, ...] = ("127.0.0.1",),
+    prefix: str = "",
+) -> Pki:
+    """A fresh CA, and a certificate for `names` and `ips` signed by it; written as PEM files."""
+    import ipaddress
+    import os
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{prefix}xdsspy test CA")])
+    now = datetime.datetime.now(datetime.UTC)
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    alt = [x509.DNSName(n) for n in names] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0] if names else "leaf")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = {}
+    for name, data in (
+        ("ca.pem", ca.public_bytes(serialization.Encoding.PEM)),
+        ("cert.pem", cert.public_bytes(serialization.Encoding.PEM)),
+        (
+            "key.pem",
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ),
+        ),
+    ):
+        path = os.path.join(directory, prefix + name)
+        with open(path, "wb") as f:
+            f.write(data)
+        paths[name] = path
+    return Pki(paths["ca.pem"], paths["cert.pem"], paths["key.pem"])
