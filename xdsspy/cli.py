@@ -92,6 +92,13 @@ def _add_capture_arguments(p: argparse.ArgumentParser) -> None:
         help="the name to verify and send as SNI (default: the host)",
     )
     p.add_argument(
+        "--tls-cert", metavar="FILE", help="Envoy dials xdsspy's gRPC listener over TLS: its certificate"
+    )
+    p.add_argument("--tls-key", metavar="FILE", help="the key of --tls-cert")
+    p.add_argument(
+        "--tls-client-ca", metavar="FILE", help="mTLS: Envoy must present a certificate signed by these CAs"
+    )
+    p.add_argument(
         "--allow-remote",
         action="store_true",
         help="allow --listen/--rest-listen on an address other machines can reach (xDS carries private "
@@ -269,7 +276,13 @@ def _check_capture_arguments(parser: argparse.ArgumentParser, args: argparse.Nam
         )
     if args.upstream_tls and args.upstream is None:
         parser.error("--upstream-tls is for the gRPC --upstream")
-    for flag in ("upstream_ca", "upstream_cert", "upstream_key"):
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("TLS on xdsspy's listener needs both --tls-cert and --tls-key")
+    if args.tls_client_ca and not args.tls_cert:
+        parser.error("--tls-client-ca needs --tls-cert and --tls-key")
+    if args.tls_cert and args.upstream is None:
+        parser.error("--tls-cert is for the gRPC --listen")
+    for flag in ("upstream_ca", "upstream_cert", "upstream_key", "tls_cert", "tls_key", "tls_client_ca"):
         path = getattr(args, flag)
         if path and not os.path.isfile(path):
             parser.error(f"--{flag.replace('_', '-')} {path}: no such file")

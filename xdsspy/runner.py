@@ -98,6 +98,7 @@ async def run_capture(options: session.CaptureOptions) -> int:
                     upstream=options.upstream,
                     max_message_bytes=options.max_message_bytes,
                     upstream_tls=options.upstream_tls,
+                    listen_tls=options.listen_tls,
                 ),
                 sink,
                 stamper,

@@ -63,6 +63,7 @@ class CaptureOptions:
     recorder: str = "thread"  # or "process": see docs/performance.md
     allow_remote: bool = False  # listening where other machines reach it was asked for explicitly
     upstream_tls: tlsconfig.ClientTls | None = None  # TLS (or mTLS) to the gRPC control plane
+    listen_tls: tlsconfig.ServerTls | None = None  # Envoy dials xdsspy's gRPC listener over TLS (or mTLS)
 
     @classmethod
     def from_namespace(cls, args: argparse.Namespace) -> CaptureOptions:
@@ -86,6 +87,11 @@ class CaptureOptions:
             recorder=args.recorder,
             allow_remote=getattr(args, "allow_remote", False),
             upstream_tls=_upstream_tls(args),
+            listen_tls=(
+                tlsconfig.ServerTls(args.tls_cert, args.tls_key, args.tls_client_ca)
+                if getattr(args, "tls_cert", None)
+                else None
+            ),
         )
 
     def argv(self) -> list[str]:
@@ -108,6 +114,15 @@ class CaptureOptions:
                     out += [flag, os.path.abspath(value)]
             if self.upstream_tls.server_name:
                 out += ["--upstream-server-name", self.upstream_tls.server_name]
+        if self.listen_tls is not None:
+            out += [
+                "--tls-cert",
+                os.path.abspath(self.listen_tls.cert),
+                "--tls-key",
+                os.path.abspath(self.listen_tls.key),
+            ]
+            if self.listen_tls.client_ca:
+                out += ["--tls-client-ca", os.path.abspath(self.listen_tls.client_ca)]
         for address in self.listen:
             out += ["--listen", str(address)]
         if self.rest_upstream is not None:

@@ -27,6 +27,7 @@ class ProxyOptions:
     upstream: Address
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     upstream_tls: tlsconfig.ClientTls | None = None  # None: plaintext (h2c) to the control plane
+    listen_tls: tlsconfig.ServerTls | None = None  # None: Envoy dials xdsspy in plaintext (h2c)
 
 
 def _upstream(options: ProxyOptions) -> relay.Upstream:
@@ -54,3 +55,5 @@ class GrpcProxy(relay.Relay):
         ids = ids or sink_mod.Ids()  # shared with the REST proxy when both run, so ids stay unique
         make_watch = watch.factory(sink, stamper, ids, options.max_message_bytes)
         super().__init__(_upstream(options), make_watch, ids)
+        if options.listen_tls is not None:
+            self.listen_tls = tlsconfig.server_context(options.listen_tls)

@@ -110,6 +110,7 @@ class Relay:
         self._stopped = asyncio.Event()
         self.shutting_down = False
         self.bound: list[str] = []
+        self.listen_tls: ssl.SSLContext | None = None  # Envoy dials xdsspy over TLS (decrypted, then watched)
 
     async def start(self, listen: Sequence[Address]) -> list[str]:
         """Bind every listen address and start serving; returns the addresses actually bound."""
@@ -118,12 +119,18 @@ class Relay:
             if address.is_unix:
                 _remove_stale_socket(address.unix_path)
                 peer = f"unix:{address.unix_path}"
-                server = await loop.create_unix_server(self._downstream_factory(peer), address.unix_path)
+                server = await loop.create_unix_server(
+                    self._downstream_factory(peer), address.unix_path, ssl=self.listen_tls
+                )
                 os.chmod(address.unix_path, 0o600)  # who may connect is who may read the recording's secrets
                 self.bound.append(str(address))
             else:
                 server = await loop.create_server(
-                    self._downstream_factory(""), address.host, address.port, reuse_address=True
+                    self._downstream_factory(""),
+                    address.host,
+                    address.port,
+                    reuse_address=True,
+                    ssl=self.listen_tls,
                 )
                 port = server.sockets[0].getsockname()[1]
                 self.bound.append(str(address.with_port(port)))

@@ -142,3 +142,55 @@ def test_bad_files_are_one_clear_line(tmp_path: pathlib.Path) -> None:
     other = tls_material.issue(str(tmp_path), prefix="other-")
     with pytest.raises(errors.XdsspyError, match="cannot load them"):
         tlsconfig.client_context(tlsconfig.ClientTls(cert=pki.cert, key=other.key))
+
+
+async def _through_tls_listener(
+    tmp: pathlib.Path, *, client_ca: bool, present_cert: bool
+) -> tuple[bytes | str, ListSink]:
+    """A TLS client (an Envoy whose xDS cluster dials TLS) -> xdsspy's TLS listener -> a plaintext plane."""
+    pki = tls_material.issue(str(tmp))
+    clients = tls_material.issue(str(tmp), prefix="envoy-")
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((_handlers([]),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    sink = ListSink()
+    listen_tls = tlsconfig.ServerTls(pki.cert, pki.key, clients.ca_cert if client_ca else None)
+    options = grpc_proxy.ProxyOptions(upstream=addresses.parse(f"127.0.0.1:{port}"), listen_tls=listen_tls)
+    proxy = grpc_proxy.GrpcProxy(options, sink, sink_mod.Stamper())
+    target = (await proxy.start([addresses.parse("127.0.0.1:0")]))[0]
+    credentials = _client_credentials(pki, clients if present_cert else None)
+    try:
+        async with grpc.aio.secure_channel(
+            target, credentials, options=(("grpc.ssl_target_name_override", "localhost"),)
+        ) as channel:
+            try:
+                answer: bytes | str = await channel.unary_unary("/test.Svc/Unary")(b"hi", timeout=10)
+            except grpc.aio.AioRpcError as e:
+                answer = f"{e.code().name}: {e.details()}"
+    finally:
+        await proxy.stop(0.1)
+        await server.stop(0)
+    return answer, sink
+
+
+def _client_credentials(pki: tls_material.Pki, client: tls_material.Pki | None) -> grpc.ChannelCredentials:
+    return grpc.ssl_channel_credentials(
+        root_certificates=pathlib.Path(pki.ca_cert).read_bytes(),
+        private_key=pathlib.Path(client.key).read_bytes() if client else None,
+        certificate_chain=pathlib.Path(client.cert).read_bytes() if client else None,
+    )
+
+
+@pytest.mark.parametrize("mtls", [False, True], ids=["tls", "mtls"])
+def test_an_envoy_that_dials_tls_is_captured_in_plaintext(tmp_path: pathlib.Path, mtls: bool) -> None:
+    answer, sink = asyncio.run(_through_tls_listener(tmp_path, client_ca=mtls, present_cert=mtls))
+    assert answer == b"tls:hi"
+    assert sink.messages(model.Direction.REQUEST) == [b"hi"]
+    assert sink.messages(model.Direction.RESPONSE) == [b"tls:hi"]
+
+
+def test_an_envoy_without_the_client_certificate_mtls_asks_for_is_refused(tmp_path: pathlib.Path) -> None:
+    answer, sink = asyncio.run(_through_tls_listener(tmp_path, client_ca=True, present_cert=False))
+    assert isinstance(answer, str) and answer.startswith("UNAVAILABLE"), answer
+    assert sink.of(model.StreamOpened) == []  # nothing reached the control plane or the recording
