@@ -52,8 +52,10 @@ class AdsServer:
         self._server: grpc.aio.Server | None = None
         self._stopping = False
 
-    async def start(self, address: addresses.Address) -> int:
-        """Bind address and serve; returns the bound TCP port (0 for a unix socket)."""
+    async def start(
+        self, address: addresses.Address, credentials: grpc.ServerCredentials | None = None
+    ) -> int:
+        """Bind address and serve (TLS with `credentials`); the bound TCP port (0 for a unix socket)."""
         server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -74,7 +76,10 @@ class AdsServer:
             )
         )
         try:
-            port = server.add_insecure_port(address.grpc_target())
+            if credentials is not None:
+                port = server.add_secure_port(address.grpc_target(), credentials)
+            else:
+                port = server.add_insecure_port(address.grpc_target())
         except RuntimeError as e:  # grpcio's "Failed to bind"; the reason went to its log
             raise OSError(f"control plane cannot listen on {address} (in use, or no such directory)") from e
         if not address.is_unix and port == 0:

@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from typing import Any
 from typing import TypeVar
 
+import grpc
+
 from xdsspy import addresses
 from xdsspy.controlplane import ads
 from xdsspy.controlplane import journal as journal_mod
@@ -32,9 +34,16 @@ class ControlPlane:
     """An ADS control plane (SotW and Delta) on one address: `with ControlPlane("127.0.0.1:0") as cp:`."""
 
     def __init__(
-        self, address: str = "127.0.0.1:0", *, stop_grace_s: float = 0.2, keep_messages: bool = True
+        self,
+        address: str = "127.0.0.1:0",
+        *,
+        stop_grace_s: float = 0.2,
+        keep_messages: bool = True,
+        credentials: grpc.ServerCredentials | None = None,
     ) -> None:
-        """keep_messages=False: the journal keeps no message bytes (see Journal)."""
+        """keep_messages=False: the journal keeps no message bytes (see Journal). `credentials`: serve
+        over TLS (grpc.ssl_server_credentials), as istiod serves on 15012."""
+        self._credentials = credentials
         self._address = addresses.parse(address)
         self._stop_grace_s = stop_grace_s
         self.store = store_mod.Store()
@@ -56,7 +65,7 @@ class ControlPlane:
         self._loop, self._thread = loop, thread
         server = ads.AdsServer(self.store, self.journal, self._nonces)
         try:
-            port = self._call(server.start(self._address), START_TIMEOUT_S)
+            port = self._call(server.start(self._address, self._credentials), START_TIMEOUT_S)
         except BaseException:
             self._close_loop()
             raise
