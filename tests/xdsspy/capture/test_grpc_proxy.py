@@ -361,3 +361,41 @@ def test_unix_socket_clients_each_get_a_connection_id_and_probes_leave_no_trace(
             )  # the HTTP/1.1 probe may be noted (it spoke, and not HTTP/2); silent ones never
 
     asyncio.run(scenario())
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_a_thousand_reconnects_leak_no_descriptors_or_tasks() -> None:
+    """Issue 14, point 3: 1,000 connections in a row (500 with a real gRPC call on each, 500 that open
+    and close at once); afterwards the process holds no more file descriptors or asyncio tasks than after
+    the first 40 (a leak of one per connection would show as hundreds)."""
+
+    async def scenario() -> None:
+        async with running() as (_, sink, target, _):
+
+            async def calls(n: int) -> None:
+                for _ in range(n):
+                    async with grpc.aio.insecure_channel(target, options=OWN_CONNECTION) as channel:
+                        assert await channel.unary_unary("/test.Svc/Unary")(b"x") == b"unary:x"
+
+            async def probes(n: int) -> None:
+                host, port = target.rsplit(":", 1)
+                for _ in range(n):
+                    _, writer = await asyncio.open_connection(host, int(port))
+                    writer.close()
+                    await writer.wait_closed()
+
+            await calls(20)
+            await probes(20)
+            await asyncio.sleep(0.2)
+            before = (_open_fds(), len(asyncio.all_tasks()))
+            await calls(500)
+            await probes(500)
+            await processes.until(lambda: len(sink.of(model.StreamClosed)) == 520)
+            await asyncio.sleep(0.5)  # the last connections' ends are processed
+            after = (_open_fds(), len(asyncio.all_tasks()))
+            assert after[0] <= before[0] + 5 and after[1] <= before[1] + 2, (before, after)
+
+    asyncio.run(scenario())
