@@ -271,6 +271,8 @@ class RecordingWriter:
         self._blocks_written = 0
         self._failing = False
         self._next_retry = 0.0
+        self._path_warned = False
+        self._next_path_check = 0.0
         try:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         except OSError as e:
@@ -487,7 +489,43 @@ class RecordingWriter:
             self._on_problem(f"writing to {self.path} works again; recording resumed")
         self._failing = False
         self._blocks_written += 1
+        self._check_path()
         self._records_written += len(block.records)
+
+    def _check_path(self) -> None:
+        """Say once, loudly, if the recording was deleted or moved while open (checked at most every second).
+
+        Writing goes on into the open file either way: a moved one keeps growing under its new name; a
+        deleted one is still reachable through /proc until xdsspy stops, and is lost then."""
+        now = time.monotonic()
+        if self._path_warned or now < self._next_path_check:
+            return
+        self._next_path_check = now + 1.0
+        try:
+            mine = os.fstat(self._fd)
+        except OSError:
+            return
+        if not stat.S_ISREG(mine.st_mode):
+            return
+        try:
+            there = os.stat(self.path)
+            same = (there.st_dev, there.st_ino) == (mine.st_dev, mine.st_ino)
+        except OSError:
+            same = False
+        if same:
+            return
+        self._path_warned = True
+        if mine.st_nlink == 0:
+            self._on_problem(
+                f"the recording {self.path} was DELETED while open: records still go to the deleted file, "
+                f"which is lost when xdsspy stops; save it now with: cp /proc/{os.getpid()}/fd/{self._fd} "
+                f"{self.path}"
+            )
+        else:
+            self._on_problem(
+                f"the recording {self.path} was moved or replaced while open: records still go to the same "
+                "file under its new name"
+            )
 
     def _lose(self, seq: int, size: int, reason: str) -> None:
         with self._lock:

@@ -7,6 +7,7 @@ import stat
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 import zstandard
@@ -388,3 +389,40 @@ def test_a_loss_whose_gap_could_not_be_written_is_merged_into_the_next_gap() -> 
     gap = later.gap(1, 2)
     assert (gap.first_seq, gap.last_seq, gap.records_lost, gap.bytes_lost) == (7, 12, 3, 160)
     assert gap.reason == "write failed; recorder buffer full (disk too slow)"
+
+
+@pytest.mark.parametrize("what", ["deleted", "moved"])
+def test_a_recording_deleted_or_moved_while_open_is_said_once_and_writing_goes_on(
+    tmp_path: os.PathLike[str], what: str
+) -> None:
+    """Issue 14, point 3: the file goes away under the writer; the warning names it and what to do."""
+    path = os.path.join(tmp_path, "live.xdsspy")
+    said: list[str] = []
+    w = writer.RecordingWriter(path, on_problem=said.append, linger_s=0)
+    w.publish(f.tmessage(b"before", seq=1))
+    _wait_until(lambda: w.stats().records_written >= 1)
+    moved = os.path.join(tmp_path, "moved.xdsspy")
+    if what == "deleted":
+        os.remove(path)
+    else:
+        os.rename(path, moved)
+    for seq in range(2, 5):
+        w.publish(f.tmessage(b"after", seq=seq))
+        _wait_until(lambda seq=seq: w.stats().records_written >= seq)
+        time.sleep(0.6)  # the writer looks at its path at most once a second
+    stats = w.close()
+    assert stats.records_written == 4 and stats.records_lost == 0
+    warnings = [s for s in said if "while open" in s]
+    assert len(warnings) == 1, said
+    if what == "deleted":
+        assert "DELETED" in warnings[0] and "/proc/" in warnings[0]
+    else:
+        assert "moved" in warnings[0]
+        assert len(list(reader.iter_events(moved))) == 4
+
+
+def _wait_until(condition: Callable[[], bool], limit_s: float = 10.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
