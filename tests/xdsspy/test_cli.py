@@ -6,11 +6,13 @@ import asyncio
 import json
 import os
 import pathlib
+import shutil
 import signal
 import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -508,3 +510,60 @@ def test_upstream_tls_flags_are_checked_and_passed_on(tmp_path: pathlib.Path) ->
             processes.xdsspy_command("record", *base[1:], *bad), capture_output=True, text=True
         )
         assert done.returncode == 2 and message in done.stderr, done.stderr
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: pathlib.Path) -> Iterator[pathlib.Path]:
+    """A 2 MB tmpfs: a real filesystem that fills up (needs root to mount; skipped otherwise)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root and mount(8)")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_filesystem_keeps_forwarding_and_the_recording_says_what_is_missing(
+    upstream: int, small_tmpfs: pathlib.Path
+) -> None:
+    """Issue 14, point 3, on a real full filesystem: every response still reaches the client, xdsspy
+    says loudly that it drops records, and once space is back a Gap record says exactly what is missing."""
+    filler = small_tmpfs / "filler"
+    filler.write_bytes(b"\0" * (1984 << 10))  # leave about 64 kB for the recording
+    path = small_tmpfs / "full.xdsspy"
+    listen = processes.free_port()
+    capture = subprocess.Popen(
+        processes.xdsspy_command(*_capture_args("record", listen, upstream, path)),
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        processes.wait_for_port(listen, capture)
+
+        async def push() -> int:
+            received = 0
+            async with raw_peers_channel(listen) as channel:
+                call = channel.stream_stream("/bench.Bench/Push")()
+                await call.write(b"400,100000")  # 40 MB of pushes: about 230 kB on disk, far past 64 kB
+                await call.done_writing()
+                async for _ in call:
+                    received += 1
+            return received
+
+        assert asyncio.run(push()) == 400  # forwarding never waited for the disk
+        filler.unlink()  # space again: the writer's next retry reports the gap
+        time.sleep(1.5)
+        capture.send_signal(signal.SIGINT)
+        _, err = capture.communicate(timeout=30)
+    finally:
+        processes.stop(capture, signal.SIGKILL)
+    assert "DROPPED" in err and "No space left on device" in err, err
+    gaps = [e for e in reader.iter_events(path) if isinstance(e, model.Gap)]
+    assert gaps and sum(g.records_lost for g in gaps) > 0
+    assert all("No space left on device" in g.reason for g in gaps)
