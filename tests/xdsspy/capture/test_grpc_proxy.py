@@ -399,3 +399,41 @@ def test_a_thousand_reconnects_leak_no_descriptors_or_tasks() -> None:
             assert after[0] <= before[0] + 5 and after[1] <= before[1] + 2, (before, after)
 
     asyncio.run(scenario())
+
+
+def test_a_control_plane_that_accepts_and_never_answers_costs_a_deadline_not_a_hang() -> None:
+    """Issue 14, point 3: the relay connects, forwards Envoy's bytes, and the plane says nothing back.
+    The client's deadline ends the call, nothing is left half-recorded, and stopping is prompt."""
+
+    async def scenario() -> None:
+        silent: list[asyncio.StreamWriter] = []
+
+        async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            silent.append(writer)
+            while await reader.read(65536):
+                pass  # read everything, answer nothing
+
+        plane = await asyncio.start_server(accept, "127.0.0.1", 0)
+        port = plane.sockets[0].getsockname()[1]
+        sink = ListSink()
+        options = grpc_proxy.ProxyOptions(upstream=addresses.parse(f"127.0.0.1:{port}"))
+        proxy = grpc_proxy.GrpcProxy(options, sink, sink_mod.Stamper())
+        target = (await proxy.start([addresses.parse("127.0.0.1:0")]))[0]
+        try:
+            async with grpc.aio.insecure_channel(target) as channel:
+                with pytest.raises(grpc.aio.AioRpcError) as failure:
+                    await channel.unary_unary("/test.Svc/Unary")(b"x", timeout=1.0)
+            assert failure.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            assert silent, "the relay reached the silent control plane"
+        finally:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            await proxy.stop(0.1)
+            assert loop.time() - started < 2.0
+            for writer in silent:
+                writer.close()
+            plane.close()
+        # gRPC starts no stream before the server's SETTINGS: there is nothing to record, and nothing is.
+        assert len(sink.of(model.StreamOpened)) == len(sink.of(model.StreamClosed)) == 0
+
+    asyncio.run(scenario())
