@@ -567,3 +567,53 @@ def test_a_full_filesystem_keeps_forwarding_and_the_recording_says_what_is_missi
     gaps = [e for e in reader.iter_events(path) if isinstance(e, model.Gap)]
     assert gaps and sum(g.records_lost for g in gaps) > 0
     assert all("No space left on device" in g.reason for g in gaps)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_mid_stream_closes_the_stream_and_finishes_the_recording(
+    upstream: int, tmp_path: pathlib.Path, signum: int
+) -> None:
+    """Issue 14, point 3: an open bidi stream when the signal comes is closed with the cause recorded,
+    the recording ends with CaptureStopped, and the exit status is 0."""
+    import grpc.aio  # as raw_peers_channel does: this module's other tests need no grpc
+
+    listen = processes.free_port()
+    path = tmp_path / "signal.xdsspy"
+    capture = subprocess.Popen(
+        processes.xdsspy_command(*_capture_args("record", listen, upstream, path)),
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        processes.wait_for_port(listen, capture)
+
+        async def open_stream_then_signal() -> str:
+            async with raw_peers_channel(listen) as channel:
+                call = channel.stream_stream("/test.Echo/Chat")()
+                await call.write(b"hello")
+                await call.read()  # the stream is open both ways, and recorded
+                for _ in range(100):
+                    if path.exists() and any(
+                        isinstance(e, model.MessageSeen) for e in reader.iter_events(path)
+                    ):
+                        break
+                    await asyncio.sleep(0.05)
+                capture.send_signal(signum)
+                try:
+                    await call.read()
+                except grpc.aio.AioRpcError as e:
+                    return e.code().name
+                return "ended"
+
+        ended = asyncio.run(open_stream_then_signal())
+        code = capture.wait(timeout=30)
+        err = capture.stderr.read() if capture.stderr else ""
+    finally:
+        processes.stop(capture, signal.SIGKILL)
+    assert code == 0, err
+    assert ended in ("UNAVAILABLE", "CANCELLED", "ended", "INTERNAL"), ended
+    events = list(reader.iter_events(path))
+    closed = [e for e in events if isinstance(e, model.StreamClosed)]
+    assert closed and closed[-1].cause == model.CloseCause.PROXY_SHUTDOWN
+    assert isinstance(events[-1], model.CaptureStopped)
