@@ -469,3 +469,45 @@ def test_a_control_plane_that_accepts_and_never_answers_costs_a_deadline_not_a_h
         assert len(sink.of(model.StreamOpened)) == len(sink.of(model.StreamClosed)) == 0
 
     asyncio.run(scenario())
+
+
+def test_a_client_that_stops_reading_gets_flow_control_not_buffering_in_xdsspy() -> None:
+    """Issue 14, point 4: the control plane streams 200 MB to a client that reads one message and stops.
+    HTTP/2 flow control holds the control plane back through xdsspy: it gets only a few MB out, and the
+    relay buffers no more than its socket buffers hold (it pauses reading a side the other cannot take)."""
+
+    async def scenario() -> None:
+        sent = [0]
+
+        async def flood(request: bytes, context: Any) -> AsyncIterator[bytes]:
+            for _ in range(200):
+                sent[0] += 1
+                yield b"\x07" * (1 << 20)
+
+        server = grpc.aio.server(options=BIG)
+        server.add_generic_rpc_handlers(
+            (
+                grpc.method_handlers_generic_handler(
+                    "test.Flood", {"Go": grpc.unary_stream_rpc_method_handler(flood)}
+                ),
+            )
+        )
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        sink = _CountingSink()
+        proxy = grpc_proxy.GrpcProxy(
+            grpc_proxy.ProxyOptions(upstream=addresses.parse(f"127.0.0.1:{port}")), sink, sink_mod.Stamper()
+        )
+        target = (await proxy.start([addresses.parse("127.0.0.1:0")]))[0]
+        try:
+            async with grpc.aio.insecure_channel(target, options=BIG) as channel:
+                call = channel.unary_stream("/test.Flood/Go")(b"go")
+                await call.read()  # one message, then the client stops reading
+                await asyncio.sleep(2.0)
+                assert sent[0] < 40, f"the control plane sent {sent[0]} MB to a client that stopped reading"
+                call.cancel()
+        finally:
+            await proxy.stop(0.1)
+            await server.stop(0)
+
+    asyncio.run(scenario())
