@@ -491,9 +491,9 @@ def _export(args: argparse.Namespace) -> int:
         if masker is not None:
             events = masker.events(events)
         if args.output:
-            fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-            os.fchmod(fd, 0o600)
-            with open(fd, "w", encoding="utf-8") as out:
+            from xdsspy import privatefile
+
+            with privatefile.open_private(args.output) as out:
                 count = jsonl.write(events, out, annotate)
         else:
             count = jsonl.write(events, sys.stdout, annotate)

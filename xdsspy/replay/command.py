@@ -23,6 +23,7 @@ from typing import TextIO
 
 from xdsspy import addresses
 from xdsspy import errors
+from xdsspy import privatefile
 from xdsspy.replay import modes
 
 if TYPE_CHECKING:  # the parser is built for every command: the replay's own modules load when it runs
@@ -274,8 +275,7 @@ def _confirm(push: plan_mod.Push, out: TextIO) -> bool:
 def write_report(path: str, result: report_mod.Report) -> None:
     from xdsspy.replay import report as report_mod
 
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    with open(fd, "w", encoding="utf-8") as f:
+    with privatefile.open_private(path) as f:
         json.dump(report_mod.to_json(result), f, indent=2)
         f.write("\n")
 

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 
 from xdsspy import __version__
 from xdsspy import model as events_model
+from xdsspy import privatefile
 from xdsspy import redact
 from xdsspy import redact_events
 from xdsspy.record import reader as reader_mod
@@ -170,11 +171,8 @@ def _write_slice(
 
 
 def _write_archive(output: str, recording: str, members: dict[str, bytes]) -> None:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(output, flags, 0o600)
-    os.fchmod(fd, 0o600)
     now = time.time()
-    with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
+    with privatefile.open_private(output, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
         info = tar.gettarinfo(recording, arcname="recording.xdsspy")
         info.mode, info.uid, info.gid, info.uname, info.gname = 0o600, 0, 0, "", ""
         with open(recording, "rb") as f:

@@ -38,6 +38,7 @@ from typing import TypeVar
 import yaml
 
 from xdsspy import errors
+from xdsspy import privatefile
 from xdsspy.snapshot import model
 from xdsspy.snapshot import problems
 
@@ -320,10 +321,7 @@ class _Fields:
 
 def write_bytes(data: bytes, path: str | os.PathLike[str]) -> None:
     """Write data to path with mode 0600, refusing to follow a symlink there (OSError, ELOOP)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags, 0o600)
-    with os.fdopen(fd, "wb") as file:
-        os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_TRUNC
+    with privatefile.open_private(path, "wb") as file:
         file.write(data)
 
 
