@@ -14,8 +14,9 @@ from xdsspy.snapshot import files
 from xdsspy.snapshot import model
 from xdsspy.snapshot import problems
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "istio"
-ABSENT = f"Istio fixtures not found at {FIXTURES} (the shared/ folder is absent)"
+from . import istio_dumps
+
+FIXTURES, ABSENT = istio_dumps.FIXTURES, istio_dumps.ABSENT
 S = model.State
 ADMIN = "type.googleapis.com/envoy.admin.v3."
 V2 = "type.googleapis.com/envoy.api.v2."
@@ -23,20 +24,8 @@ CLUSTER_V3 = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 LISTENER_V3 = "type.googleapis.com/envoy.config.listener.v3.Listener"
 
 
-def _dump_files() -> list[Any]:
-    found = [
-        p for d in ("legacy-v2", "modern-v3") if (FIXTURES / d).is_dir() for p in (FIXTURES / d).iterdir()
-    ]
-    if not found:
-        return [pytest.param(None, marks=pytest.mark.skip(reason=ABSENT))]
-    return [pytest.param(p, id=p.name) for p in sorted(found)]
-
-
 def _fixture(relative: str) -> model.Snapshot:
-    path = FIXTURES / relative
-    if not path.is_file():
-        pytest.skip(ABSENT)
-    return configdump.load(files.read_document(str(path)), relative)
+    return configdump.load(files.read_document(str(istio_dumps.path(relative))), relative)
 
 
 def _counts(snapshot: model.Snapshot) -> dict[tuple[str, str], int]:
@@ -75,7 +64,7 @@ def _listener(name: str, port: int = 80) -> dict[str, Any]:
 # -- every fixture -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", _dump_files())
+@pytest.mark.parametrize("path", istio_dumps.dump_params())
 def test_every_istio_fixture_loads_and_round_trips_through_dump(path: pathlib.Path) -> None:
     snapshot = configdump.load(files.read_document(str(path)), path.name)
     assert snapshot.items and not snapshot.notes

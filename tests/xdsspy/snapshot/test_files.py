@@ -17,25 +17,14 @@ from xdsspy.snapshot import files
 from xdsspy.snapshot import model
 from xdsspy.snapshot import problems
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "istio"
-ABSENT = f"Istio fixtures not found at {FIXTURES} (the shared/ folder is absent)"
+from . import istio_dumps
+
+FIXTURES, ABSENT = istio_dumps.FIXTURES, istio_dumps.ABSENT
 S = model.State
 
 
-def _fixture_path(relative: str) -> str:
-    path = FIXTURES / relative
-    if not path.is_file():
-        pytest.skip(ABSENT)
-    return str(path)
-
-
-def _dump_files() -> list[Any]:
-    found = [
-        p for d in ("legacy-v2", "modern-v3") if (FIXTURES / d).is_dir() for p in (FIXTURES / d).iterdir()
-    ]
-    if not found:
-        return [pytest.param(None, marks=pytest.mark.skip(reason=ABSENT))]
-    return [pytest.param(p, id=p.name) for p in sorted(found)]
+def _path(relative: str) -> str:
+    return str(istio_dumps.path(relative))
 
 
 def _file(tmp_path: pathlib.Path, data: bytes, name: str = "doc") -> str:
@@ -56,15 +45,15 @@ def _error(path: str, **kwargs: Any) -> str:
 
 
 def test_reads_json_and_yaml_dumps() -> None:
-    as_json = files.read_document(_fixture_path("modern-v3/waypoint-istio1.21.config_dump.json"))
-    as_yaml = files.read_document(_fixture_path("modern-v3/sidecar-listeners-authz.config_dump.yaml"))
+    as_json = files.read_document(_path("modern-v3/waypoint-istio1.21.config_dump.json"))
+    as_yaml = files.read_document(_path("modern-v3/sidecar-listeners-authz.config_dump.yaml"))
     assert len(as_json["configs"]) == 7 and len(as_yaml["configs"]) == 1
     first = as_yaml["configs"][0]["static_listeners"][0]
     assert first["last_updated"] == "2023-06-20T09:07:41.865Z"
 
 
 def test_istio_16_bootstrap_is_not_json_and_reads_as_yaml() -> None:
-    path = _fixture_path("golden/bootstrap-default.istio1.6_golden.json")
+    path = _path("golden/bootstrap-default.istio1.6_golden.json")
     with pytest.raises(json.JSONDecodeError):
         json.loads(pathlib.Path(path).read_text())
     document = files.read_document(path)
@@ -240,7 +229,7 @@ def test_reading_names_the_snapshot_by_its_file() -> None:
     assert (back.source, back.kind, back.seq) == ("saved.json", model.SourceKind.RECORDING, 17)
 
 
-@pytest.mark.parametrize("path", _dump_files())
+@pytest.mark.parametrize("path", istio_dumps.dump_params())
 def test_every_istio_fixture_round_trips_as_a_snapshot_file(path: pathlib.Path) -> None:
     snapshot = configdump.load(files.read_document(str(path)), path.name)
     assert files.is_snapshot(files.to_document(snapshot))
