@@ -18,11 +18,14 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.binding import BindingType
+from textual.driver import Driver
+from textual.drivers.linux_driver import LinuxDriver
 from textual.worker import Worker
 from textual.worker import WorkerState
 
 from xdsspy.tui import commands
 from xdsspy.tui import messages
+from xdsspy.tui import terminal_driver
 from xdsspy.tui.screens import help_screen
 from xdsspy.tui.screens import timeline_screen
 from xdsspy.viewmodel import index as index_mod
@@ -62,6 +65,11 @@ class XdsspyApp(App[int]):
         self._stopping = False
         self._log_seen = 0
         self.sub_title = os.fspath(path)
+
+    def get_driver_class(self) -> type[Driver]:
+        chosen = super().get_driver_class()
+        # Textual's own Linux driver hangs at quit after an outside SIGSTOP/SIGCONT (terminal_driver).
+        return terminal_driver.ContinueSafeDriver if chosen is LinuxDriver else chosen
 
     def on_mount(self) -> None:
         self.main = timeline_screen.TimelineScreen(self.index, follow=self.follow, live=self.live is not None)
