@@ -12,6 +12,7 @@ import contextlib
 import http.client
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -39,9 +40,38 @@ def find_envoy() -> str | None:
     return shutil.which("envoy")
 
 
+EPHEMERAL_RANGE_FILE = "/proc/sys/net/ipv4/ip_local_port_range"
+LISTEN_PORTS = (20000, 32767)
+"""Where free_port looks first: below Linux's default ephemeral range (32768-60999), so that no
+outgoing connection or bind(0) elsewhere is handed the port between choosing it and binding it."""
+PORT_TRIES = 50
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open(EPHEMERAL_RANGE_FILE) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return LISTEN_PORTS[1] + 1
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on right now (another process could still take it before use)."""
+    """A TCP port nothing listens on right now, for a process that must be told its port in advance.
+
+    Another process could still take it before use; picking at random outside the kernel's ephemeral
+    range (where every outgoing connection takes its port) makes that rare. Falls back to a port the
+    kernel picks where the range is taken or configured otherwise.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    low, high = LISTEN_PORTS[0], min(LISTEN_PORTS[1], _ephemeral_low() - 1)
+    for _ in range(PORT_TRIES if high > low else 0):
+        port = random.randint(low, high)
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])

@@ -24,6 +24,24 @@ def test_free_port_is_bindable() -> None:
         probe.bind(("127.0.0.1", port))
 
 
+def test_free_port_stays_below_the_ephemeral_range(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outgoing connections take their ports from the ephemeral range: a port chosen there can be
+    handed to one of them before the test binds it (the race that made a REST proxy test flaky)."""
+    ports = {envoy.free_port() for _ in range(20)}
+    assert all(envoy.LISTEN_PORTS[0] <= port <= envoy.LISTEN_PORTS[1] for port in ports)
+    assert len(ports) > 1  # chosen at random: parallel callers rarely meet
+
+    wide = tmp_path / "ip_local_port_range"
+    wide.write_text("1024\t65535\n")  # no room below the range: the kernel picks
+    monkeypatch.setattr(envoy, "EPHEMERAL_RANGE_FILE", str(wide))
+    port = envoy.free_port()
+    assert port >= 1024
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", port))
+
+
 def test_envoy_without_control_plane_serves_its_admin(envoy_binary: str, tmp_path: pathlib.Path) -> None:
     options = bootstrap.BootstrapOptions(
         xds=addresses.parse(f"127.0.0.1:{envoy.free_port()}"), node_id="harness"
