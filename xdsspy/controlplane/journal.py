@@ -7,6 +7,7 @@ made by xdsspy in between can be compared with them byte for byte.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import enum
 import hashlib
@@ -59,6 +60,7 @@ class Ack:
     type_url: str
     version: str
     nonce: str
+    at: float = dataclasses.field(default=0.0, compare=False)  # time.monotonic() when it came
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -161,7 +163,7 @@ class Journal:
     def ack(self, stream: int, type_url: str, version: str, nonce: str) -> None:
         with self._changed:
             node = self._streams[stream].node_id
-            self._acks.append(Ack(self._next_seq(), stream, node, type_url, version, nonce))
+            self._acks.append(Ack(self._next_seq(), stream, node, type_url, version, nonce, time.monotonic()))
             self._changed.notify_all()
 
     def subscribed(self, stream: int, type_url: str) -> None:
@@ -229,9 +231,10 @@ class Journal:
         with self._changed:
             return [m for m in self._messages if stream is None or m.stream == stream]
 
-    def acks(self) -> list[Ack]:
+    def acks(self, after: int = 0) -> list[Ack]:
+        """Every ACK, or those after mark `after` only (cheap however long the history)."""
         with self._changed:
-            return list(self._acks)
+            return self._acks[bisect.bisect_right(self._acks, after, key=_seq_of) :]
 
     def nacks(self) -> list[Nack]:
         with self._changed:
@@ -278,6 +281,10 @@ class Journal:
             f"streams: [{streams or 'none'}]; latest ACKs: [{acks or 'none'}]; "
             f"latest NACKs: [{nacks or 'none'}]; {len(self._messages)} messages"
         )
+
+
+def _seq_of(entry: Ack) -> int:
+    return entry.seq
 
 
 def _short(type_url: str) -> str:

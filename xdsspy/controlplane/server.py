@@ -171,10 +171,9 @@ class ControlPlane:
             return next(
                 (
                     a
-                    for a in self.journal.acks()
+                    for a in self.journal.acks(after)
                     if a.type_url == type_url
                     and a.version == version
-                    and a.seq > after
                     and (node_id is None or a.node_id == node_id)
                 ),
                 None,

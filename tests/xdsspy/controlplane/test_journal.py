@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -25,6 +26,22 @@ def test_entries_are_ordered_and_carry_stream_and_node() -> None:
     assert journal.nacks()[0].error_message == "bad"
     assert journal.stream(stream).end == journal_mod.StreamEnd.CANCELLED
     assert journal.mark() == 5
+
+
+def test_acks_after_a_mark_and_when_each_came() -> None:
+    journal = journal_mod.Journal()
+    stream = journal.open_stream("/m", "peer")
+    before = time.monotonic()
+    journal.ack(stream, "t", "1", "n1")
+    mark = journal.mark()
+    journal.message(stream, model.Direction.REQUEST, b"q")
+    journal.ack(stream, "t", "2", "n2")
+    journal.ack(stream, "t", "3", "n3")
+    assert [a.version for a in journal.acks()] == ["1", "2", "3"]
+    assert [a.version for a in journal.acks(mark)] == ["2", "3"]
+    assert journal.acks(journal.mark()) == []
+    came = [a.at for a in journal.acks()]
+    assert before <= came[0] <= came[1] <= came[2] <= time.monotonic()
 
 
 def test_wait_wakes_on_change() -> None:
