@@ -55,18 +55,22 @@ class Memory:
     before_swarm_kb: int
     swarm_connected_kb: int
     after_pushes_kb: int
+    peak_kb: int  # the highest resident size each process had (VmHWM), added up
 
     def per_stream_kb(self, streams: int) -> float:
-        return (max(self.swarm_connected_kb, self.after_pushes_kb) - self.before_swarm_kb) / streams
+        """What the streams cost, at the worst moment: the peak over the size before they came."""
+        worst = max(self.swarm_connected_kb, self.after_pushes_kb, self.peak_kb)
+        return (worst - self.before_swarm_kb) / streams
 
 
-def rss_kb(pid: int) -> int:
-    """VmRSS of pid and every process under it (Linux /proc), in kB."""
+def rss_kb(pid: int, field: str = "VmRSS") -> int:
+    """VmRSS (or another field of /proc/PID/status: VmHWM, the peak) of pid and every process under it,
+    added up, in kB (Linux)."""
     total = 0
     for each in [pid, *proxy.descendants(pid)]:
         with contextlib.suppress(OSError), open(f"/proc/{each}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(f"{field}:"):
                     total += int(line.split()[1])
     return total
 
@@ -253,7 +257,8 @@ class LoadScenario:
 
     def memory(self) -> Memory:
         assert self.xdsspy is not None
-        return Memory(self._before_swarm_kb, self._connected_kb, rss_kb(self.xdsspy.pid))
+        pid = self.xdsspy.pid
+        return Memory(self._before_swarm_kb, self._connected_kb, rss_kb(pid), rss_kb(pid, "VmHWM"))
 
     def xdsspy_cpu_s(self) -> float:
         assert self.xdsspy is not None
