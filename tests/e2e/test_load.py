@@ -20,7 +20,7 @@ from xdsspy.harness import config_dump
 from xdsspy.record import reader
 from xdsspy.testing import load_scenario
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.load]
 
 STREAMS = 500
 CLUSTERS = 100
@@ -36,6 +36,7 @@ def _port_of(cluster: dict[str, Any]) -> int:
     return int(endpoint["address"]["socket_address"]["port_value"])
 
 
+@pytest.mark.timeout(240)
 def test_500_streams_and_a_real_envoy_through_one_recording_xdsspy(
     envoy_binary: str, tmp_path: pathlib.Path
 ) -> None:

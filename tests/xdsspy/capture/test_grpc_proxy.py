@@ -380,6 +380,8 @@ class _CountingSink:
             self.closed += 1
 
 
+@pytest.mark.load
+@pytest.mark.timeout(240)
 def test_a_thousand_reconnects_leak_no_descriptors_tasks_or_memory() -> None:
     """Issue 14, point 3: 1,000 connections in a row (500 with a real gRPC call on each, 500 that open
     and close at once); afterwards the process holds no more file descriptors or asyncio tasks than after
