@@ -1,12 +1,18 @@
 """Forwarding benchmark: throughput and added latency through xdsspy versus direct, side by side.
 
-Run: python bench/forwarding.py [--rounds N] [--parts grpc,rest]
+Run: python bench/forwarding.py [--rounds N] [--parts grpc,rest] [--tls]
 
 gRPC: three processes on loopback: a raw-bytes gRPC server
 (xdsspy/testing/raw_peers.py), the xdsspy capture process (`xdsspy record`,
 recording on or off), and this client. Each round measures direct and proxied
 runs back to back, so both see the same machine load; the medians and their
 ratios are printed against the targets of issue 2.
+
+--tls (issue 14) adds, in the same rounds, a TLS server and xdsspy with TLS on
+both legs (Envoy's side: --tls-cert; the control plane's: --upstream-tls, the
+client verifying each; certificates from xdsspy/testing/tls_material.py), and
+prints a second table: each plaintext figure beside its TLS one, their ratio,
+and the capture process's CPU per GB forwarded either way.
 
 REST (issue 4): Envoy-like polls (a 77 kB JSON request, a 1 MB answer) over
 HTTP/1.1 to an aiohttp server (xdsspy/testing/rest_peers.py), direct and
@@ -28,6 +34,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -80,6 +87,11 @@ def main() -> int:
     parser.add_argument("--sizes", default=",".join(SIZES), help="subset of " + ",".join(SIZES))
     parser.add_argument("--xdsspy-arg", action="append", default=[], help="extra argument for xdsspy record")
     parser.add_argument("--parts", default="grpc,rest", help="what to measure: grpc, rest or both")
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="gRPC: also measure direct over TLS and xdsspy with TLS on both legs, beside plaintext",
+    )
     parser.add_argument("--rest-latency-samples", type=int, default=600)
     parser.add_argument("--rest-pollers", type=int, default=4, help="pollers at once for polls per second")
     parser.add_argument("--rest-rounds", type=int, default=6, help="rounds of polls-per-second runs")
@@ -131,6 +143,7 @@ def grpc_main(args: argparse.Namespace) -> None:
         process(
             [*xdsspy, "--listen", f"127.0.0.1:{recording_port}", "--record", record_path], recording_port
         ) as recording,
+        contextlib.ExitStack() as more,
     ):
         targets = {
             "direct": f"127.0.0.1:{upstream_port}",
@@ -138,33 +151,97 @@ def grpc_main(args: argparse.Namespace) -> None:
             "xdsspy+record": f"127.0.0.1:{recording_port}",
         }
         pids = {"xdsspy": plain.pid, "xdsspy+record": recording.pid}
-        results = asyncio.run(measure(targets, args.rounds, args.latency_samples, pids))
+        tls: dict[str, _peers.Tls] = {}
+        if args.tls:
+            tls = start_tls_targets(more, tmp, args.xdsspy_arg, targets, pids)
+            # Each plaintext target and its TLS counterpart back to back, so a pair shares the moment's load.
+            targets = {
+                name: targets[name] for plain, tls_name in TLS_PAIRS.items() for name in (plain, tls_name)
+            }
+        results = asyncio.run(measure(targets, args.rounds, args.latency_samples, pids, tls))
     size_on_disk = os.path.getsize(record_path)
     report(results, size_on_disk)
-    with contextlib.suppress(OSError):
-        os.remove(record_path)
-        os.rmdir(tmp)
+    if args.tls:
+        report_tls(results)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+TLS_PAIRS = {"direct": "direct TLS", "xdsspy": "xdsspy TLS", "xdsspy+record": "xdsspy TLS+record"}
+"""Each plaintext target and its TLS counterpart (--tls)."""
+TLS_HEADS = {
+    "direct": ("direct", "direct TLS"),
+    "xdsspy": ("xdsspy", "xdsspy TLS"),
+    "xdsspy+record": ("+record", "TLS+record"),
+}
+"""The column heads of each pair in the TLS table."""
+
+
+def start_tls_targets(
+    stack: contextlib.ExitStack,
+    tmp: str,
+    xdsspy_args: list[str],
+    targets: dict[str, str],
+    pids: dict[str, int],
+) -> dict[str, _peers.Tls]:
+    """Start the TLS server and xdsspy with TLS on both legs, add them to targets and pids, and return
+    how the client verifies each TLS target."""
+    from xdsspy.testing import tls_material  # needs `cryptography` (a test dependency): only --tls does
+
+    plane = tls_material.issue(tmp, prefix="plane-")  # the control plane's certificate and CA
+    spy = tls_material.issue(tmp, prefix="spy-")  # xdsspy's listener certificate and CA
+    upstream_port, plain_port, recording_port = (processes.free_port() for _ in range(3))
+    stack.enter_context(
+        process(
+            [sys.executable, "-m", "xdsspy.testing.raw_peers", str(upstream_port), plane.cert, plane.key],
+            upstream_port,
+        )
+    )
+    xdsspy = [
+        *(sys.executable, "-m", "xdsspy", "record", "--upstream", f"127.0.0.1:{upstream_port}"),
+        *("--upstream-tls", "--upstream-ca", plane.ca_cert, "--upstream-server-name", "localhost"),
+        *("--tls-cert", spy.cert, "--tls-key", spy.key),
+        *xdsspy_args,
+    ]
+    plain = stack.enter_context(process([*xdsspy, "--listen", f"127.0.0.1:{plain_port}"], plain_port))
+    recording = stack.enter_context(
+        process(
+            [*xdsspy, "--listen", f"127.0.0.1:{recording_port}", "--record", os.path.join(tmp, "tls.xdsspy")],
+            recording_port,
+        )
+    )
+    targets["direct TLS"] = f"127.0.0.1:{upstream_port}"
+    targets["xdsspy TLS"] = f"127.0.0.1:{plain_port}"
+    targets["xdsspy TLS+record"] = f"127.0.0.1:{recording_port}"
+    pids["xdsspy TLS"], pids["xdsspy TLS+record"] = plain.pid, recording.pid
+    to_plane, to_spy = _peers.Tls.load(plane.ca_cert), _peers.Tls.load(spy.ca_cert)
+    return {"direct TLS": to_plane, "xdsspy TLS": to_spy, "xdsspy TLS+record": to_spy}
 
 
 async def measure(
-    targets: dict[str, str], rounds: int, latency_samples: int, pids: dict[str, int]
+    targets: dict[str, str],
+    rounds: int,
+    latency_samples: int,
+    pids: dict[str, int],
+    tls: dict[str, _peers.Tls] | None = None,
 ) -> dict[str, dict[str, list[float]]]:
+    """Every target in turn, round after round; `tls` says how to verify the targets that speak TLS."""
+    tls = tls or {}
     results: dict[str, dict[str, list[float]]] = {}
     for name in targets:
-        await _peers.throughput(targets[name], 2, 1000)  # warm up channels and code paths
+        await _peers.throughput(targets[name], 2, 1000, tls.get(name))  # warm up channels and code paths
     for label, size in SIZES.items():
         count = max(1, BYTES_PER_RUN[label] // size)
         for _ in range(rounds):
             for name, target in targets.items():
                 before = cpu_seconds(pids.get(name))
-                rate = await _peers.throughput(target, count, size)
+                rate = await _peers.throughput(target, count, size, tls.get(name))
                 results.setdefault(f"throughput {label}", {}).setdefault(name, []).append(rate)
                 if name in pids:  # the capture process's CPU per MB it moved
                     per_mb = (cpu_seconds(pids[name]) - before) * 1e3 / (count * size / 1e6)
                     results.setdefault(f"cpu {label}", {}).setdefault(name, []).append(per_mb)
     for _ in range(rounds):
         for name, target in targets.items():
-            samples = await _peers.round_trips(target, latency_samples // rounds, 1000)
+            samples = await _peers.round_trips(target, latency_samples // rounds, 1000, tls.get(name))
             results.setdefault("latency 1KB", {}).setdefault(name, []).extend(samples)
     return results
 
@@ -196,6 +273,53 @@ def report(results: dict[str, dict[str, list[float]]], size_on_disk: int) -> Non
         f"{'PASS' if added <= LATENCY_TARGET_MS else 'FAIL'})"
     )
     print(f"recording size on disk after the run: {size_on_disk / 1e6:.1f} MB")
+
+
+def report_tls(results: dict[str, dict[str, list[float]]]) -> None:
+    """Each plaintext figure beside its TLS counterpart, measured in the same rounds, and their ratio."""
+
+    def ratio(label: str, plain: str) -> float:
+        """The median of each round's own TLS / plaintext ratio (the pair ran back to back)."""
+        r = results[label]
+        return statistics.median(t / p for t, p in zip(r[TLS_PAIRS[plain]], r[plain], strict=True))
+
+    print("\nTLS on both legs (Envoy's side and the control plane's), beside plaintext, in the same rounds")
+    print("(medians; TLS/plain: the median of each round's own ratio; latency: ratio of the p50s)")
+    head = "".join(f" {plain:>11} {tls:>11} {'TLS/plain':>9}" for plain, tls in TLS_HEADS.values())
+    print(f"{'':18}{head}")
+    for label in SIZES:
+        r = results[f"throughput {label}"]
+        cells = "".join(
+            f" {statistics.median(r[n]) / 1e6:7.1f}MB/s {statistics.median(r[TLS_PAIRS[n]]) / 1e6:7.1f}MB/s"
+            f" {ratio(f'throughput {label}', n):8.2f}x"
+            for n in TLS_PAIRS
+        )
+        print(f"throughput {label:7}{cells}")
+    lat = results["latency 1KB"]
+    cells = "".join(
+        f" {statistics.median(lat[n]) * 1e3:9.3f}ms {statistics.median(lat[TLS_PAIRS[n]]) * 1e3:9.3f}ms"
+        f" {statistics.median(lat[TLS_PAIRS[n]]) / statistics.median(lat[n]):8.2f}x"
+        for n in TLS_PAIRS
+    )
+    print(f"p50 round trip 1KB{cells}")
+    for label in SIZES:
+        r = results[f"throughput {label}"]
+        through = ", ".join(
+            f"{n} {statistics.median(x / d for x, d in zip(r[n], r[direct], strict=True)):.2f}x"
+            for direct, names in (
+                ("direct", ("xdsspy", "xdsspy+record")),
+                ("direct TLS", ("xdsspy TLS", "xdsspy TLS+record")),
+            )
+            for n in names
+        )
+        print(f"through xdsspy / direct (same transport), {label}: {through}")
+    print("capture process CPU, s per GB forwarded (plaintext -> TLS, and TLS/plain):")
+    for n in ("xdsspy", "xdsspy+record"):
+        cells = []
+        for label in SIZES:
+            plain, tls = (statistics.median(results[f"cpu {label}"][m]) for m in (n, TLS_PAIRS[n]))
+            cells.append(f"{label} {plain:.2f} -> {tls:.2f} ({tls / plain:.2f}x)")
+        print(f"  {n:14} {', '.join(cells)}")
 
 
 # -- REST -------------------------------------------------------------------------------------

@@ -1,17 +1,20 @@
 """TLS on both legs with real peers: an Envoy dials xdsspy over mTLS, xdsspy dials the control plane over
 mTLS (as the Istio agent dials istiod on 15012), the config reaches Envoy's /config_dump, and the recording
-holds every message in plaintext."""
+holds every message in plaintext; an expired certificate on either leg is said, naming the side, in the
+terminal (`xdsspy proxy --headless`) and in the recording."""
 
 from __future__ import annotations
 
 import json
 import pathlib
+import time
 from typing import Any
 
 import grpc
 import pytest
 
 from xdsspy import addresses
+from xdsspy import model
 from xdsspy.controlplane import resources as res
 from xdsspy.controlplane import server
 from xdsspy.harness import bootstrap
@@ -26,13 +29,20 @@ TLS_CONTEXT = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Ups
 
 
 class TlsEnvoy(envoy.Envoy):
-    """The harness's Envoy, its xds-grpc cluster dialling TLS with a client certificate."""
+    """The harness's Envoy, its xds-grpc cluster dialling TLS (showing a client certificate by default)."""
 
     def __init__(
-        self, options: bootstrap.BootstrapOptions, workdir: pathlib.Path, pki: tls_material.Pki, **kw: Any
+        self,
+        options: bootstrap.BootstrapOptions,
+        workdir: pathlib.Path,
+        pki: tls_material.Pki,
+        *,
+        client_certificate: bool = True,
+        **kw: Any,
     ):
         super().__init__(options, workdir, **kw)
         self.pki = pki
+        self.client_certificate = client_certificate
 
     def bootstrap_text(self) -> str:
         document = bootstrap.build(self.options)
@@ -50,11 +60,25 @@ class TlsEnvoy(envoy.Envoy):
                             "certificate_chain": {"filename": self.pki.cert},
                             "private_key": {"filename": self.pki.key},
                         }
-                    ],
+                    ]
+                    if self.client_certificate
+                    else [],
                 },
             },
         }
         return json.dumps(document, indent=2)
+
+
+def _wait_for_line(xdsspy: proxy.XdsspyProcess, text: str, timeout: float = 30.0) -> str:
+    """The first line of xdsspy's terminal output that holds `text`, once it is printed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for line in xdsspy.output().splitlines():
+            if text in line:
+                return line
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} was not printed within {timeout:g} s\n{xdsspy.output_tail()}")
+        time.sleep(0.1)
 
 
 def test_mtls_on_both_legs_with_a_real_envoy(tmp_path: pathlib.Path, envoy_binary: str) -> None:
@@ -90,3 +114,54 @@ def test_mtls_on_both_legs_with_a_real_envoy(tmp_path: pathlib.Path, envoy_binar
                 assert "over-tls" in config_dump.clusters(proc.config_dump())
     recorded = [bytes(e.raw) for e in reader.iter_events(recording) if hasattr(e, "raw")]
     assert any(b"over-tls" in raw for raw in recorded)  # the recording holds the decrypted push
+
+
+def test_an_expired_control_plane_certificate_is_said_naming_the_control_plane(
+    tmp_path: pathlib.Path, envoy_binary: str
+) -> None:
+    """istiod's certificate expired: Envoy is answered UNAVAILABLE, and the terminal and the recording say
+    that the control plane's certificate has expired."""
+    plane = tls_material.issue(str(tmp_path), prefix="plane-", expired=True)
+    credentials = grpc.ssl_server_credentials(
+        [(pathlib.Path(plane.key).read_bytes(), pathlib.Path(plane.cert).read_bytes())]
+    )
+    recording = tmp_path / "expired-plane.xdsspy"
+    listen = envoy.free_port()
+    with server.ControlPlane("127.0.0.1:0", credentials=credentials) as cp:
+        extra = ["--upstream-tls", "--upstream-ca", plane.ca_cert, "--upstream-server-name", "localhost"]
+        with proxy.XdsspyProcess(
+            [f"127.0.0.1:{listen}"], f"127.0.0.1:{cp.port}", tmp_path, record=recording, extra_args=extra
+        ) as xdsspy:
+            options = bootstrap.BootstrapOptions(xds=addresses.parse(f"127.0.0.1:{listen}"), node_id="e2e")
+            with envoy.Envoy(options, tmp_path / "envoy", binary=envoy_binary):
+                line = _wait_for_line(xdsspy, "certificate has expired")
+    assert "UNAVAILABLE" in line and f"control plane 127.0.0.1:{cp.port} (TLS as localhost)" in line, line
+    closes = [e for e in reader.iter_events(recording) if isinstance(e, model.StreamClosed)]
+    assert closes and all(
+        e.details.startswith(f"xdsspy: control plane 127.0.0.1:{cp.port} (TLS as localhost) unreachable")
+        and e.details.endswith("TLS: certificate has expired")
+        for e in closes
+    ), closes
+
+
+def test_an_envoy_refusing_xdsspys_expired_certificate_is_said_naming_envoy(
+    tmp_path: pathlib.Path, envoy_binary: str
+) -> None:
+    """xdsspy's listener certificate expired: Envoy refuses it with an alert, and the terminal and the
+    recording say that Envoy's side (downstream) refused xdsspy's certificate as expired."""
+    spy = tls_material.issue(str(tmp_path), prefix="spy-", expired=True)
+    recording = tmp_path / "expired-listener.xdsspy"
+    listen = envoy.free_port()
+    with server.ControlPlane("127.0.0.1:0") as cp:
+        extra = ["--tls-cert", spy.cert, "--tls-key", spy.key]
+        with proxy.XdsspyProcess(
+            [f"127.0.0.1:{listen}"], f"127.0.0.1:{cp.port}", tmp_path, record=recording, extra_args=extra
+        ) as xdsspy:
+            options = bootstrap.BootstrapOptions(xds=addresses.parse(f"127.0.0.1:{listen}"), node_id="e2e")
+            with TlsEnvoy(options, tmp_path / "envoy", spy, client_certificate=False, binary=envoy_binary):
+                line = _wait_for_line(xdsspy, "failed its TLS handshake")
+    expected = "(downstream) failed its TLS handshake with xdsspy: TLS: Envoy refused xdsspy's certificate"
+    assert "ERROR: Envoy ipv4:127.0.0.1:" in line and expected in line, line
+    assert "alert 'certificate expired'" in line, line
+    notes = [e for e in reader.iter_events(recording) if isinstance(e, model.Note)]
+    assert notes and all(expected in n.text and n.level is model.NoteLevel.ERROR for n in notes), notes

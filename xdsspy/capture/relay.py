@@ -26,13 +26,16 @@ import stat
 import sys
 import typing
 from collections.abc import Callable
+from collections.abc import Coroutine
 from collections.abc import Sequence
+from typing import Any
 
 from xdsspy import aio
 from xdsspy import model
 from xdsspy.addresses import Address
 from xdsspy.capture import refusal as refusal_mod
 from xdsspy.capture import sink as sink_mod
+from xdsspy.capture import tlsconfig
 from xdsspy.capture import watch as watch_mod
 from xdsspy.capture.h2_observer import PREFACE
 from xdsspy.capture.h2_observer import Side
@@ -42,7 +45,9 @@ READ_BUFFER_BYTES = 1 << 20
 """Each socket is read into a buffer this big, so a 1 MB poll answer or a large push arrives in one read
 and leaves in one write (uvloop's own reads stop at 256 KB): fewer wakeups for xdsspy and for the peer
 that reads what it writes (docs/performance.md)."""
+LISTEN_BACKLOG = 100  # asyncio's default for create_server
 LINGER_S = 2.0  # after answering for an unreachable control plane, before closing Envoy's connection
+HANDSHAKE_TIMEOUT_S = 10.0  # for an Envoy that starts a TLS handshake with xdsspy's listener to finish it
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -111,31 +116,87 @@ class Relay:
         self.shutting_down = False
         self.bound: list[str] = []
         self.listen_tls: ssl.SSLContext | None = None  # Envoy dials xdsspy over TLS (decrypted, then watched)
+        self._tls_listeners: list[socket.socket] = []
+        self._tls_tasks: set[asyncio.Task[None]] = set()  # accepting on them, and handshakes under way
 
     async def start(self, listen: Sequence[Address]) -> list[str]:
         """Bind every listen address and start serving; returns the addresses actually bound."""
         loop = asyncio.get_running_loop()
         for address in listen:
-            if address.is_unix:
+            if self.listen_tls is not None:
+                self.bound.append(self._listen_tls(address))
+            elif address.is_unix:
                 _remove_stale_socket(address.unix_path)
                 peer = f"unix:{address.unix_path}"
-                server = await loop.create_unix_server(
-                    self._downstream_factory(peer), address.unix_path, ssl=self.listen_tls
-                )
+                server = await loop.create_unix_server(self._downstream_factory(peer), address.unix_path)
                 os.chmod(address.unix_path, 0o600)  # who may connect is who may read the recording's secrets
                 self.bound.append(str(address))
+                self._servers.append(server)
             else:
                 server = await loop.create_server(
-                    self._downstream_factory(""),
-                    address.host,
-                    address.port,
-                    reuse_address=True,
-                    ssl=self.listen_tls,
+                    self._downstream_factory(""), address.host, address.port, reuse_address=True
                 )
                 port = server.sockets[0].getsockname()[1]
                 self.bound.append(str(address.with_port(port)))
-            self._servers.append(server)
+                self._servers.append(server)
         return self.bound
+
+    def _listen_tls(self, address: Address) -> str:
+        """Listen at `address` for Envoys that dial TLS, and accept them (`_accept_tls`); the bound address.
+
+        The relay accepts and awaits each handshake itself instead of handing
+        the context to a server, because a server's failed handshakes reach no
+        code of ours (asyncio and uvloop log them only in debug mode): an
+        expired or unknown certificate on either side would leave no trace.
+        """
+        if address.is_unix:
+            _remove_stale_socket(address.unix_path)
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind(address.unix_path)
+            os.chmod(address.unix_path, 0o600)  # who may connect is who may read the recording's secrets
+            bound, peer = str(address), f"unix:{address.unix_path}"
+        else:
+            family = socket.AF_INET6 if ":" in address.host else socket.AF_INET
+            listener = socket.create_server((address.host, address.port), family=family)  # SO_REUSEADDR
+            bound, peer = str(address.with_port(listener.getsockname()[1])), ""
+        listener.listen(LISTEN_BACKLOG)
+        listener.setblocking(False)
+        self._tls_listeners.append(listener)
+        self._spawn_tls(self._accept_tls(listener, peer), f"accept TLS on {bound}")
+        return bound
+
+    def _spawn_tls(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = aio.spawn(work, name=name)
+        self._tls_tasks.add(task)
+        task.add_done_callback(self._tls_tasks.discard)
+
+    async def _accept_tls(self, listener: socket.socket, peer: str) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                sock, address = await loop.sock_accept(listener)
+            except OSError:  # out of file descriptors, say: as asyncio's servers do, wait and go on
+                await asyncio.sleep(0.1)
+                continue
+            name = peer or _peer_name(address)
+            self._spawn_tls(self._handshake(sock, name), f"TLS handshake with {name}")
+
+    async def _handshake(self, sock: socket.socket, peer: str) -> None:
+        """Envoy's TLS handshake; on success the link starts (_End.connection_made), on failure the
+        recording says why, naming Envoy's side."""
+        try:
+            await asyncio.get_running_loop().connect_accepted_socket(
+                self._downstream_factory(peer),
+                sock,
+                ssl=self.listen_tls,
+                ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S,
+            )
+        except OSError as e:  # the transport has closed the socket
+            # One that closes before a word of TLS (a TCP probe) failed nothing: no note for it.
+            if isinstance(e, ssl.SSLError | ConnectionAbortedError) and not self.shutting_down:
+                why = _reason(e, Side.DOWNSTREAM)
+                watch = self._make_watch(self._ids.new_connection(), peer)
+                watch.failed(f"Envoy {peer} (downstream) failed its TLS handshake with xdsspy: {why}")
 
     def _downstream_factory(self, peer: str) -> Callable[[], _End]:
         return lambda: _End(self, Side.DOWNSTREAM, peer)
@@ -145,6 +206,12 @@ class Relay:
         self.shutting_down = True
         for server in self._servers:
             server.close()
+        tls_tasks = list(self._tls_tasks)
+        for task in tls_tasks:
+            task.cancel()  # accepting, and handshakes not finished: their transports close
+        await asyncio.gather(*tls_tasks, return_exceptions=True)  # no longer watching the listeners
+        for listener in self._tls_listeners:
+            listener.close()
         for link in list(self._links):
             link.close(model.CloseCause.PROXY_SHUTDOWN, "xdsspy is shutting down")
         for server in self._servers:
@@ -439,7 +506,7 @@ def _ending(side: Side, exc: Exception | None) -> tuple[model.CloseCause, str]:
     else:
         cause, who = model.CloseCause.UPSTREAM, "the control plane closed the connection"
     if exc is not None:
-        who += f" ({_reason(exc)})"
+        who += f" ({_reason(exc, side)})"
     return cause, who
 
 
@@ -456,11 +523,12 @@ def _alpn(end: _End) -> str | None:
     return None if ssl_object is None else ssl_object.selected_alpn_protocol()
 
 
-def _reason(error: BaseException) -> str:
+def _reason(error: BaseException, side: Side = Side.UPSTREAM) -> str:
+    """What went wrong with the connection to `side` (the control plane's, by default), in words."""
     if isinstance(error, TimeoutError):
         return f"no connection within {CONNECT_TIMEOUT_S:.0f} s"
     if isinstance(error, ssl.SSLError):
-        return f"TLS: {getattr(error, 'verify_message', None) or error.reason or error}"
+        return tlsconfig.failure(error, downstream=side is Side.DOWNSTREAM)
     if isinstance(error, OSError) and error.errno:
         return os.strerror(error.errno)  # "Connection refused", not asyncio's "Connect call failed (...)"
     return str(error) or type(error).__name__

@@ -1,4 +1,4 @@
-"""TLS for both legs of a gRPC capture: the context xdsspy dials the control plane with, and Envoy's.
+"""TLS for both legs of a gRPC capture: the contexts xdsspy uses towards each side, and why they failed.
 
 Istio's agent reaches istiod over TLS on 15012 (mTLS with a workload
 certificate, or TLS plus an `authorization: Bearer` JWT, which the relay
@@ -12,6 +12,13 @@ certificate is one clear line before anything listens.
 Envoy's leg: an Envoy whose xDS cluster dials TLS gets xdsspy's `cert`/`key`
 (ALPN h2, and http/1.1 for REST), and with `client_ca` must present a
 certificate that chains to it (mTLS). Both legs are watched in plaintext.
+
+A failed handshake is said naming the side and whose certificate was at
+fault (`failure`): one xdsspy checked and refused gives OpenSSL's verify
+message ("certificate has expired"); one the other side refused comes back
+as the alert it sent ("certificate expired"), when it sends one (Envoy and
+OpenSSL on a plain socket do; gRPC's C core and asyncio's TLS hang up
+without one, and then only the peer itself can say why).
 """
 
 from __future__ import annotations
@@ -81,3 +88,33 @@ def server_context(tls: ServerTls) -> ssl.SSLContext:
             ) from e
         context.verify_mode = ssl.CERT_REQUIRED
     return context
+
+
+_NOT_TLS = ("WRONG_VERSION_NUMBER", "HTTP_REQUEST", "UNKNOWN_PROTOCOL")
+"""OpenSSL's reasons when the bytes that arrived were no TLS at all (h2c, say)."""
+
+
+def failure(error: ssl.SSLError, *, downstream: bool) -> str:
+    """A failed TLS exchange with Envoy (`downstream`) or the control plane, in words: "TLS: ..."."""
+    verified = getattr(error, "verify_message", None)
+    alert = _alert(error)
+    refused = alert and ("certificate" in alert or alert in ("unknown ca", "access denied"))
+    if not downstream:  # a verify message is about the control plane's certificate: the caller names it
+        if refused:
+            return f"TLS: the control plane refused xdsspy's certificate (--upstream-cert): alert {alert!r}"
+        return f"TLS: {verified or (f'alert {alert!r}' if alert else error.reason or error)}"
+    if verified:
+        return f"TLS: Envoy's client certificate failed the check against --tls-client-ca: {verified}"
+    if error.reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE":
+        return "TLS: Envoy presented no client certificate, and --tls-client-ca asks for one"
+    if error.reason in _NOT_TLS:
+        return f"TLS: {error.reason.lower().replace('_', ' ')} (does Envoy dial xdsspy without TLS?)"
+    if refused:
+        return f"TLS: Envoy refused xdsspy's certificate (--tls-cert): alert {alert!r}"
+    return f"TLS: {f'alert {alert!r}' if alert else error.reason or error}"
+
+
+def _alert(error: ssl.SSLError) -> str:
+    """The alert the other side ended the exchange with, as words ("certificate expired"), or ""."""
+    head, alert, name = (error.reason or "").partition("_ALERT_")
+    return name.lower().replace("_", " ") if alert and head in ("SSLV3", "TLSV1", "TLSV13") else ""

@@ -4,12 +4,16 @@ The server answers /bench.Bench/Push (request b"COUNT,SIZE": it streams
 COUNT messages of SIZE bytes back, as a control plane pushes) and any other
 method by echoing each request (round-trip latency). Payloads are xDS-like
 text so that compression costs what it would on real pushes.
-Run as `python -m xdsspy.testing.raw_peers PORT`.
+Run as `python -m xdsspy.testing.raw_peers PORT [CERT KEY]`: with a certificate
+and its key (PEM files, xdsspy.testing.tls_material), the server speaks TLS,
+and clients given `Tls.load(CA)` verify it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import pathlib
 import sys
 import time
 
@@ -59,7 +63,32 @@ _CACHE: dict[tuple[int, int], bytes] = {}
 _TWICE = _TEXT + _TEXT
 
 
-async def serve(port: int) -> None:
+@dataclasses.dataclass(frozen=True, slots=True)
+class Tls:
+    """How a client dials a TLS peer: the CA certificates (PEM) its certificate must chain to."""
+
+    ca_pem: bytes
+
+    @classmethod
+    def load(cls, ca: str) -> Tls:
+        return cls(pathlib.Path(ca).read_bytes())
+
+
+def _channel(target: str, tls: Tls | None) -> grpc.aio.Channel:
+    if tls is None:
+        return grpc.aio.insecure_channel(target, options=OPTIONS)
+    credentials = grpc.ssl_channel_credentials(root_certificates=tls.ca_pem)
+    return grpc.aio.secure_channel(target, credentials, options=OPTIONS)
+
+
+def server_credentials(cert: str, key: str) -> grpc.ServerCredentials:
+    """TLS for `serve` from a certificate and its key (PEM files)."""
+    return grpc.ssl_server_credentials([(pathlib.Path(key).read_bytes(), pathlib.Path(cert).read_bytes())])
+
+
+async def serve(port: int, credentials: grpc.ServerCredentials | None = None) -> None:
+    """Serve on 127.0.0.1:port until killed; over TLS with `credentials` (server_credentials)."""
+
     async def push(request_iterator, context):  # type: ignore[no-untyped-def]
         async for request in request_iterator:
             count, size = (int(x) for x in request.split(b","))
@@ -78,15 +107,18 @@ async def serve(port: int) -> None:
 
     server = grpc.aio.server(options=OPTIONS)
     server.add_generic_rpc_handlers((Handler(),))
-    server.add_insecure_port(f"127.0.0.1:{port}")
+    if credentials is not None:
+        server.add_secure_port(f"127.0.0.1:{port}", credentials)
+    else:
+        server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     print("ready", flush=True)
     await server.wait_for_termination()
 
 
-async def throughput(target: str, count: int, size: int) -> float:
+async def throughput(target: str, count: int, size: int, tls: Tls | None = None) -> float:
     """Bytes per second received from a push of count messages of size bytes."""
-    async with grpc.aio.insecure_channel(target, options=OPTIONS) as channel:
+    async with _channel(target, tls) as channel:
         call = channel.stream_stream("/bench.Bench/Push")()
         start = time.perf_counter()
         await call.write(f"{count},{size}".encode())
@@ -99,9 +131,9 @@ async def throughput(target: str, count: int, size: int) -> float:
         return received / elapsed
 
 
-async def round_trips(target: str, count: int, size: int) -> list[float]:
+async def round_trips(target: str, count: int, size: int, tls: Tls | None = None) -> list[float]:
     """Seconds per request/response round trip on one stream."""
-    async with grpc.aio.insecure_channel(target, options=OPTIONS) as channel:
+    async with _channel(target, tls) as channel:
         call = channel.stream_stream("/bench.Bench/Echo")()
         message = payload(size)
         samples = []
@@ -115,4 +147,5 @@ async def round_trips(target: str, count: int, size: int) -> list[float]:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(int(sys.argv[1])))
+    tls = server_credentials(sys.argv[2], sys.argv[3]) if len(sys.argv) > 3 else None
+    asyncio.run(serve(int(sys.argv[1]), tls))

@@ -1,10 +1,12 @@
-"""A real private key and a self-signed certificate, made fresh, for tests that prove a secret never leaks.
+"""Fresh keys and certificates for tests: a secret that must never leak, and a CA with a leaf for TLS.
 
-Needs the `cryptography` package (a test dependency). The key is an EC P-256
-key, which Envoy accepts in an SDS `TlsCertificate`; `leak_markers` are the
-pieces of it a leak would show in any output: a line of its PEM body, and the
-start of the PEM's base64 (how JSON prints a `bytes` field such as
-`inline_bytes`).
+Needs the `cryptography` package (a test dependency). The keys are EC P-256
+keys, which Envoy accepts in an SDS `TlsCertificate`. `make()` gives a
+self-signed one whose `leak_markers` are the pieces of it a leak would show in
+any output: a line of its PEM body, and the start of the PEM's base64 (how JSON
+prints a `bytes` field such as `inline_bytes`). `issue()` writes a CA and a
+certificate it signed as PEM files, valid for a day or, with `expired`,
+expired since yesterday (for the errors a TLS peer must report).
 """
 
 from __future__ import annotations
@@ -72,8 +74,13 @@ def issue(
     names: tuple[str, ...] = ("localhost",),
     ips: tuple[str, ...] = ("127.0.0.1",),
     prefix: str = "",
+    *,
+    expired: bool = False,
 ) -> Pki:
-    """A fresh CA, and a certificate for `names` and `ips` signed by it; written as PEM files."""
+    """A fresh CA, and a certificate for `names` and `ips` signed by it; written as PEM files.
+
+    With `expired`, the certificate's validity ended a day ago (the CA's has not), so a peer that
+    checks it fails on its date and nothing else."""
     import ipaddress
     import os
 
@@ -92,6 +99,7 @@ def issue(
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
+    not_after = now - datetime.timedelta(days=1) if expired else now + datetime.timedelta(days=1)
     alt = [x509.DNSName(n) for n in names] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
     cert = (
         x509.CertificateBuilder()
@@ -99,8 +107,8 @@ def issue(
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
+        .not_valid_before(not_after - datetime.timedelta(days=1, minutes=5))
+        .not_valid_after(not_after)
         .add_extension(x509.SubjectAlternativeName(alt), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
