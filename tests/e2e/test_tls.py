@@ -38,11 +38,13 @@ class TlsEnvoy(envoy.Envoy):
         pki: tls_material.Pki,
         *,
         client_certificate: bool = True,
+        san: str = "localhost",
         **kw: Any,
     ):
         super().__init__(options, workdir, **kw)
         self.pki = pki
         self.client_certificate = client_certificate
+        self.san = san  # the name xdsspy's certificate must carry, as Envoy checks istiod's
 
     def bootstrap_text(self) -> str:
         document = bootstrap.build(self.options)
@@ -54,7 +56,12 @@ class TlsEnvoy(envoy.Envoy):
                 "sni": "localhost",
                 "common_tls_context": {
                     "alpn_protocols": ["h2"],
-                    "validation_context": {"trusted_ca": {"filename": self.pki.ca_cert}},
+                    "validation_context": {
+                        "trusted_ca": {"filename": self.pki.ca_cert},
+                        "match_typed_subject_alt_names": [
+                            {"san_type": "DNS", "matcher": {"exact": self.san}}
+                        ],
+                    },
                     "tls_certificates": [
                         {
                             "certificate_chain": {"filename": self.pki.cert},
@@ -165,3 +172,34 @@ def test_an_envoy_refusing_xdsspys_expired_certificate_is_said_naming_envoy(
     assert "alert 'certificate expired'" in line, line
     notes = [e for e in reader.iter_events(recording) if isinstance(e, model.Note)]
     assert notes and all(expected in n.text and n.level is model.NoteLevel.ERROR for n in notes), notes
+
+
+def test_an_envoy_refusing_xdsspys_certificate_for_its_name_is_said_naming_envoy(
+    tmp_path: pathlib.Path, envoy_binary: str
+) -> None:
+    """Envoy checks the SAN of the certificate it is shown (as a sidecar checks istiod's): xdsspy's
+    certificate, for localhost, is refused by an Envoy that expects istiod's name, and nothing reaches it."""
+    spy = tls_material.issue(str(tmp_path), prefix="spy-")
+    recording = tmp_path / "san.xdsspy"
+    listen = envoy.free_port()
+    with server.ControlPlane("127.0.0.1:0") as cp:
+        version = cp.set_resources(res.CLUSTER, [res.static_cluster("never", [("127.0.0.1", 18080)])])
+        extra = ["--tls-cert", spy.cert, "--tls-key", spy.key]
+        with proxy.XdsspyProcess(
+            [f"127.0.0.1:{listen}"], f"127.0.0.1:{cp.port}", tmp_path, record=recording, extra_args=extra
+        ) as xdsspy:
+            options = bootstrap.BootstrapOptions(xds=addresses.parse(f"127.0.0.1:{listen}"), node_id="e2e")
+            envoy_pki = tls_material.Pki(spy.ca_cert, spy.cert, spy.key)
+            with TlsEnvoy(
+                options,
+                tmp_path / "envoy",
+                envoy_pki,
+                client_certificate=False,
+                san="istiod.istio-system.svc",
+                binary=envoy_binary,
+            ) as proc:
+                line = _wait_for_line(xdsspy, "failed its TLS handshake")
+                assert "never" not in config_dump.clusters(proc.config_dump())
+    assert "TLS: Envoy refused xdsspy's certificate (--tls-cert)" in line, line
+    assert not [a for a in cp.acks if a.version == version]
+    assert not [e for e in reader.iter_events(recording) if isinstance(e, model.StreamOpened)]
