@@ -20,19 +20,16 @@ import collections
 import contextlib
 import dataclasses
 import os
-import socket
 import ssl
-import stat
 import sys
 import typing
 from collections.abc import Callable
-from collections.abc import Coroutine
 from collections.abc import Sequence
-from typing import Any
 
 from xdsspy import aio
 from xdsspy import model
 from xdsspy.addresses import Address
+from xdsspy.capture import listeners as listeners_mod
 from xdsspy.capture import refusal as refusal_mod
 from xdsspy.capture import sink as sink_mod
 from xdsspy.capture import tlsconfig
@@ -45,9 +42,7 @@ READ_BUFFER_BYTES = 1 << 20
 """Each socket is read into a buffer this big, so a 1 MB poll answer or a large push arrives in one read
 and leaves in one write (uvloop's own reads stop at 256 KB): fewer wakeups for xdsspy and for the peer
 that reads what it writes (docs/performance.md)."""
-LISTEN_BACKLOG = 100  # asyncio's default for create_server
 LINGER_S = 2.0  # after answering for an unreachable control plane, before closing Envoy's connection
-HANDSHAKE_TIMEOUT_S = 10.0  # for an Envoy that starts a TLS handshake with xdsspy's listener to finish it
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -109,94 +104,29 @@ class Relay:
         self.upstream = upstream
         self._make_watch = make_watch
         self._ids = ids
-        self._servers: list[asyncio.Server] = []
+        self._listeners: listeners_mod.Listeners | None = None
         self.buffers = ReadBuffers()
         self._links: set[_Link] = set()
         self._stopped = asyncio.Event()
         self.shutting_down = False
         self.bound: list[str] = []
         self.listen_tls: ssl.SSLContext | None = None  # Envoy dials xdsspy over TLS (decrypted, then watched)
-        self._tls_listeners: list[socket.socket] = []
-        self._tls_tasks: set[asyncio.Task[None]] = set()  # accepting on them, and handshakes under way
 
     async def start(self, listen: Sequence[Address]) -> list[str]:
         """Bind every listen address and start serving; returns the addresses actually bound."""
-        loop = asyncio.get_running_loop()
-        for address in listen:
-            if self.listen_tls is not None:
-                self.bound.append(self._listen_tls(address))
-            elif address.is_unix:
-                _remove_stale_socket(address.unix_path)
-                peer = f"unix:{address.unix_path}"
-                server = await loop.create_unix_server(self._downstream_factory(peer), address.unix_path)
-                os.chmod(address.unix_path, 0o600)  # who may connect is who may read the recording's secrets
-                self.bound.append(str(address))
-                self._servers.append(server)
-            else:
-                server = await loop.create_server(
-                    self._downstream_factory(""), address.host, address.port, reuse_address=True
-                )
-                port = server.sockets[0].getsockname()[1]
-                self.bound.append(str(address.with_port(port)))
-                self._servers.append(server)
+        self._listeners = listeners_mod.Listeners(
+            self._downstream_factory, tls=self.listen_tls, on_handshake_failure=self._handshake_failed
+        )
+        self.bound += await self._listeners.start(listen)
         return self.bound
 
-    def _listen_tls(self, address: Address) -> str:
-        """Listen at `address` for Envoys that dial TLS, and accept them (`_accept_tls`); the bound address.
-
-        The relay accepts and awaits each handshake itself instead of handing
-        the context to a server, because a server's failed handshakes reach no
-        code of ours (asyncio and uvloop log them only in debug mode): an
-        expired or unknown certificate on either side would leave no trace.
-        """
-        if address.is_unix:
-            _remove_stale_socket(address.unix_path)
-            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            listener.bind(address.unix_path)
-            os.chmod(address.unix_path, 0o600)  # who may connect is who may read the recording's secrets
-            bound, peer = str(address), f"unix:{address.unix_path}"
-        else:
-            family = socket.AF_INET6 if ":" in address.host else socket.AF_INET
-            listener = socket.create_server((address.host, address.port), family=family)  # SO_REUSEADDR
-            bound, peer = str(address.with_port(listener.getsockname()[1])), ""
-        listener.listen(LISTEN_BACKLOG)
-        listener.setblocking(False)
-        self._tls_listeners.append(listener)
-        self._spawn_tls(self._accept_tls(listener, peer), f"accept TLS on {bound}")
-        return bound
-
-    def _spawn_tls(self, work: Coroutine[Any, Any, None], name: str) -> None:
-        task = aio.spawn(work, name=name)
-        self._tls_tasks.add(task)
-        task.add_done_callback(self._tls_tasks.discard)
-
-    async def _accept_tls(self, listener: socket.socket, peer: str) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                sock, address = await loop.sock_accept(listener)
-            except OSError:  # out of file descriptors, say: as asyncio's servers do, wait and go on
-                await asyncio.sleep(0.1)
-                continue
-            name = peer or _peer_name(address)
-            self._spawn_tls(self._handshake(sock, name), f"TLS handshake with {name}")
-
-    async def _handshake(self, sock: socket.socket, peer: str) -> None:
-        """Envoy's TLS handshake; on success the link starts (_End.connection_made), on failure the
-        recording says why, naming Envoy's side."""
-        try:
-            await asyncio.get_running_loop().connect_accepted_socket(
-                self._downstream_factory(peer),
-                sock,
-                ssl=self.listen_tls,
-                ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S,
-            )
-        except OSError as e:  # the transport has closed the socket
-            # One that closes before a word of TLS (a TCP probe) failed nothing: no note for it.
-            if isinstance(e, ssl.SSLError | ConnectionAbortedError) and not self.shutting_down:
-                why = _reason(e, Side.DOWNSTREAM)
-                watch = self._make_watch(self._ids.new_connection(), peer)
-                watch.failed(f"Envoy {peer} (downstream) failed its TLS handshake with xdsspy: {why}")
+    def _handshake_failed(self, peer: str, error: OSError) -> None:
+        """Envoy's TLS handshake with xdsspy's listener failed: recorded, naming Envoy's side."""
+        if self.shutting_down:
+            return
+        watch = self._make_watch(self._ids.new_connection(), peer)
+        why = _reason(error, Side.DOWNSTREAM)
+        watch.failed(f"Envoy {peer} (downstream) failed its TLS handshake with xdsspy: {why}")
 
     def _downstream_factory(self, peer: str) -> Callable[[], _End]:
         return lambda: _End(self, Side.DOWNSTREAM, peer)
@@ -204,19 +134,12 @@ class Relay:
     async def stop(self, grace: float = 1.0) -> None:
         del grace  # bytes already handed to the kernel are delivered; nothing else is held back
         self.shutting_down = True
-        for server in self._servers:
-            server.close()
-        tls_tasks = list(self._tls_tasks)
-        for task in tls_tasks:
-            task.cancel()  # accepting, and handshakes not finished: their transports close
-        await asyncio.gather(*tls_tasks, return_exceptions=True)  # no longer watching the listeners
-        for listener in self._tls_listeners:
-            listener.close()
+        if self._listeners is not None:
+            await self._listeners.close()
         for link in list(self._links):
             link.close(model.CloseCause.PROXY_SHUTDOWN, "xdsspy is shutting down")
-        for server in self._servers:
-            with contextlib.suppress(Exception):
-                await server.wait_closed()
+        if self._listeners is not None:
+            await self._listeners.wait_closed()
         self._stopped.set()
 
     async def wait(self) -> None:
@@ -267,7 +190,7 @@ class _End(asyncio.BufferedProtocol):
         self.transport = typing.cast(asyncio.Transport, transport)  # uvloop's are not subclasses
         if self.side is Side.DOWNSTREAM:
             if not self.peer:
-                self.peer = _peer_name(transport.get_extra_info("peername"))
+                self.peer = listeners_mod.peer_name(transport.get_extra_info("peername"))
             self.transport.pause_reading()  # until the upstream side is connected
             self.link = self.relay.accepted(self)
 
@@ -510,14 +433,6 @@ def _ending(side: Side, exc: Exception | None) -> tuple[model.CloseCause, str]:
     return cause, who
 
 
-def _peer_name(peer: object) -> str:
-    """The peer in grpcio's notation (ipv4:HOST:PORT, ipv6:[HOST]:PORT), which recordings have always used."""
-    if isinstance(peer, tuple) and len(peer) >= 2:
-        host, port = peer[0], peer[1]
-        return f"ipv6:[{host}]:{port}" if ":" in str(host) else f"ipv4:{host}:{port}"
-    return f"unix:{peer}" if peer else "unix:"
-
-
 def _alpn(end: _End) -> str | None:
     ssl_object = end.transport.get_extra_info("ssl_object") if end.transport is not None else None
     return None if ssl_object is None else ssl_object.selected_alpn_protocol()
@@ -532,18 +447,3 @@ def _reason(error: BaseException, side: Side = Side.UPSTREAM) -> str:
     if isinstance(error, OSError) and error.errno:
         return os.strerror(error.errno)  # "Connection refused", not asyncio's "Connect call failed (...)"
     return str(error) or type(error).__name__
-
-
-def _remove_stale_socket(path: str) -> None:
-    """A socket file left by an earlier run would make bind() fail; anything else at the path is kept."""
-    with contextlib.suppress(FileNotFoundError):
-        if stat.S_ISSOCK(os.stat(path).st_mode):
-            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                probe.connect(path)
-            except OSError:
-                os.unlink(path)  # nobody listens there any more
-            else:
-                raise OSError(f"{path}: another process is already listening there")
-            finally:
-                probe.close()
