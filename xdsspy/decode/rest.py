@@ -22,6 +22,9 @@ from xdsspy.decode import methods
 from xdsspy.decode import schemas
 
 _NAME_KEYS = ("name", "cluster_name", "clusterName")
+PARSE_ERRORS = (json_format.ParseError, TypeError, KeyError, AttributeError, ValueError)
+"""What json_format.ParseDict raises on JSON that does not fit: mostly ParseError, but an "@type" that
+is not a string (null, a number) gives AttributeError, and some shapes TypeError or KeyError."""
 
 
 def decode_json(
@@ -33,13 +36,32 @@ def decode_json(
 ) -> envelope.Envelope:
     """The envelope of one REST body; never raises on bad input (see `Envelope.problem`)."""
     info = methods.classify(method) if isinstance(method, str) else method
-    registry = registry or schemas.default()
+    try:
+        return _decode_json(info, direction, body, registry or schemas.default())
+    except RecursionError:  # from json or json_format, on arrays and objects nested thousands deep
+        return _failed(info, direction, len(body), _TOO_DEEP)
+
+
+_TOO_DEEP = "not JSON xdsspy can read: arrays or objects nested deeper than Python's recursion limit"
+
+
+def _failed(
+    info: methods.MethodInfo, direction: model.Direction, size: int, problem: str
+) -> envelope.Envelope:
+    message_type = info.request_type if direction == model.Direction.REQUEST else info.response_type
+    kind = discovery.kind_of(info, direction)
+    return envelope.Envelope(kind, info, direction, size, message_type=message_type, problem=problem)
+
+
+def _decode_json(
+    info: methods.MethodInfo, direction: model.Direction, body: bytes | str, registry: schemas.Registry
+) -> envelope.Envelope:
     kind = discovery.kind_of(info, direction)
     size = len(body)
     message_type = info.request_type if direction == model.Direction.REQUEST else info.response_type
 
     def failed(problem: str) -> envelope.Envelope:
-        return envelope.Envelope(kind, info, direction, size, message_type=message_type, problem=problem)
+        return _failed(info, direction, size, problem)
 
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     if not text.strip():
@@ -70,14 +92,14 @@ def decode_json(
     message = cls()
     try:
         json_format.ParseDict(document, message, descriptor_pool=registry.pool)
-    except json_format.ParseError as exc:
+    except PARSE_ERRORS as exc:
         message = cls()
         problems.append(f"envelope fields not all understood ({exc}); unknown ones ignored")
         try:
             json_format.ParseDict(
                 document, message, ignore_unknown_fields=True, descriptor_pool=registry.pool
             )
-        except json_format.ParseError as second:
+        except PARSE_ERRORS as second:
             problems.append(f"envelope unreadable: {second}")
     if resources:
         schemas.load_envoy_api()  # json_format resolves Any types in the pool: they must be imported
@@ -92,7 +114,7 @@ def _entry(index: int, item: Any, type_url: str, registry: schemas.Registry) -> 
         packed = any_pb2.Any()
         try:
             json_format.ParseDict(item, packed, descriptor_pool=registry.pool)
-        except (json_format.ParseError, TypeError, KeyError) as exc:
+        except PARSE_ERRORS as exc:
             problem = str(exc)
         else:
             return discovery.sotw_entry(index, packed.type_url, packed.value)
@@ -129,7 +151,7 @@ def _other(
             json_format.ParseDict(
                 document, message, ignore_unknown_fields=True, descriptor_pool=registry.pool
             )
-        except json_format.ParseError as exc:
+        except PARSE_ERRORS as exc:
             problem = f"{message_type} did not parse: {exc}"
         else:
             if message.HasField("node"):

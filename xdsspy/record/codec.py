@@ -4,7 +4,8 @@ Message events are encoded without copying their payload: the Record is
 serialised without the raw bytes and the raw field's tag and length are
 appended by hand, which is valid protobuf (fields may arrive in any order and
 a message is the concatenation of its fields). The writer then hands the raw
-bytes to the compressor as they are.
+bytes to the compressor as they are. A record a reader would refuse (over
+`limits`) raises ValueError instead of being written.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 from xdsspy import model
 from xdsspy import varint
 from xdsspy._gen.xdsspy.recording.v1 import recording_pb2 as pb
+from xdsspy.record import limits
 
 Chunk: TypeAlias = bytes | memoryview
 
@@ -69,9 +71,17 @@ def encode(event: model.Event) -> list[Chunk]:
         message_length = len(message_head) + len(raw_prefix) + len(event.raw)
         body_head = head + _MESSAGE_FIELD_TAG + varint.encode(message_length) + message_head + raw_prefix
         total = len(body_head) + len(event.raw)
+        if total > limits.MAX_RECORD_BYTES:
+            raise ValueError(
+                f"a message of {len(event.raw):,} bytes is more than a recording holds"
+                f" ({limits.MAX_RECORD_BYTES:,} bytes a record)"
+            )
         return [varint.encode(total) + body_head, event.raw]
     _fill(record, event)
     body = record.SerializeToString()
+    refused = limits.record_problem(body)  # what a reader would refuse is not written
+    if refused:
+        raise ValueError(refused)
     return [varint.encode(len(body)) + body]
 
 

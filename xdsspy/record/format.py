@@ -5,7 +5,9 @@ FileHeader, then blocks. A block is a 32-byte BLOCK header followed by its
 payload; the payload, once decompressed, is a run of varint-length-delimited
 Record messages. Blocks are written whole with one write call each, so a
 reader can always tell a complete block (magic, both CRCs, lengths) from a
-torn one. See docs/recording-format.md.
+torn one. Every length a header states is checked against `limits`, and a
+payload is never decoded into more than its header declares. See
+docs/recording-format.md.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ import dataclasses
 import enum
 import struct
 import zlib
+
+import zstandard
+
+from xdsspy.record import limits
 
 FORMAT_VERSION = 2
 """Version of the record and block layout; independent of the xdsspy release.
@@ -28,10 +34,6 @@ FILE_HEADER_PREFIX = struct.Struct("<II")  # header length, CRC-32 of the header
 BLOCK_MAGIC = b"XDSB"
 BLOCK_HEADER = struct.Struct("<4sBBHQQII")
 """magic, codec, flags, reserved, stored length, decoded length, payload CRC-32, header CRC-32."""
-
-MAX_FILE_HEADER_BYTES = 1 << 20
-MAX_BLOCK_BYTES = 1 << 36
-"""Sanity bound for a block's lengths (64 GiB); larger values mean corruption."""
 
 
 class Codec(enum.IntEnum):
@@ -65,6 +67,37 @@ def unpack_block_header(data: bytes | memoryview) -> BlockHeader:
         raise BlockHeaderError("block header checksum mismatch")
     if codec not in (Codec.NONE, Codec.ZSTD):
         raise BlockHeaderError(f"unknown block codec {codec}")
-    if stored > MAX_BLOCK_BYTES or decoded > MAX_BLOCK_BYTES:
-        raise BlockHeaderError("implausible block length")
+    if decoded > limits.MAX_BLOCK_BYTES:
+        raise BlockHeaderError(
+            f"block claims {decoded:,} bytes decoded, more than a block can hold ({limits.MAX_BLOCK_BYTES:,})"
+        )
+    if stored > limits.max_stored_length(codec == Codec.ZSTD, decoded):
+        raise BlockHeaderError(f"block claims {stored:,} bytes stored for {decoded:,} decoded")
     return BlockHeader(codec, stored, decoded, payload_crc)
+
+
+def decode_payload(block: BlockHeader, payload: bytes, decompressor: zstandard.ZstdDecompressor) -> bytes:
+    """The block's records; ValueError (zstd's errors included) unless they are exactly the
+    decoded_length bytes its header declares, which is all that is ever allocated for them."""
+    if block.codec == Codec.NONE:
+        if len(payload) != block.decoded_length:
+            raise ValueError(
+                f"{len(payload):,} bytes stored uncompressed, header says {block.decoded_length:,}"
+            )
+        return payload
+    try:
+        declared = zstandard.frame_content_size(payload)  # -1: not declared, as in the writer's frames
+        if declared not in (-1, block.decoded_length):
+            raise ValueError(
+                f"its zstd frame declares {declared:,} bytes, its block header {block.decoded_length:,}"
+            )
+        data = decompressor.decompress(
+            payload, max_output_size=block.decoded_length or 1, allow_extra_data=False
+        )
+    except zstandard.ZstdError as e:
+        raise ValueError(
+            f"it does not decompress to the {block.decoded_length:,} bytes its header declares ({e})"
+        ) from e
+    if len(data) != block.decoded_length:
+        raise ValueError(f"decoded {len(data):,} bytes, header says {block.decoded_length:,}")
+    return data

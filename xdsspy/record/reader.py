@@ -4,11 +4,14 @@ Everything intact is returned. A torn last block (the writer was killed
 mid-write, or is still writing) ends iteration cleanly and is reported as a
 Problem with its byte offset; a damaged block in the middle is reported and
 skipped by scanning for the next valid block header. Only a file that is not
-a recording at all raises RecordingReadError.
+a recording at all raises RecordingReadError. Every length in the file is
+checked against `limits` and against the file's size before anything is
+allocated for it, so a hostile file costs bounded memory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import struct
@@ -28,6 +31,7 @@ from xdsspy._gen.xdsspy.recording.v1 import recording_pb2 as pb
 from xdsspy.record import codec
 from xdsspy.record import compat
 from xdsspy.record import format as fmt
+from xdsspy.record import limits
 
 _SCAN_CHUNK = 1 << 20
 
@@ -36,12 +40,18 @@ class _MissingBody(ValueError):
     """A message stored as a repeat of bytes its block does not hold (a writer bug or a forged file)."""
 
 
+class _Refused(ValueError):
+    """A record that limits.record_problem says not to parse."""
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Problem:
     """Something in the file that could not be read; everything around it was."""
 
     offset: int
-    kind: str  # "truncated_tail", "corrupt_block", "bad_record", "unknown_record"
+    kind: str
+    """"truncated_tail", "corrupt_block", "bad_record", "unknown_record", "too_many_streams" or
+    "too_many_problems"."""
     message: str
 
     def __str__(self) -> str:
@@ -67,7 +77,9 @@ class RecordingReader:
             raise errors.RecordingReadError(f"cannot open {self.path}: {e.strerror}") from e
         self.problems: list[Problem] = []
         self.block_offset = 0  # where the block of the event events() yielded last starts: see read_block
-        self._methods: dict[int, str] = {}
+        self._methods = _Methods()
+        self._unlisted = 0  # problems past limits.MAX_PROBLEMS, counted and not listed
+        self._size = 0  # the file's size when last looked at
         self._decompressor = zstandard.ZstdDecompressor()
         try:
             self.header, self._offset = self._read_header()
@@ -98,7 +110,7 @@ class RecordingReader:
         if len(head) < prefix_len:
             raise errors.RecordingReadError(f"{self.path}: recording header is truncated (file too short)")
         length, crc = fmt.FILE_HEADER_PREFIX.unpack(head[len(fmt.FILE_MAGIC) :])
-        if length > fmt.MAX_FILE_HEADER_BYTES:
+        if length > limits.MAX_FILE_HEADER_BYTES:
             raise errors.RecordingReadError(f"{self.path}: recording header length {length} is implausible")
         body = self._file.read(length)
         if len(body) < length:
@@ -137,21 +149,69 @@ class RecordingReader:
                 yield from self._read_available()  # what the writer added before it stopped
                 follow = False
             if not follow:
+                if self._skip_overlong_block():
+                    continue
                 self._report_tail()
                 return
             time.sleep(poll_interval)
 
+    def _report(self, problem: Problem) -> None:
+        if len(self.problems) < limits.MAX_PROBLEMS:
+            self.problems.append(problem)
+        else:
+            self._unlisted += 1
+
     def _report_tail(self) -> None:
+        if self._unlisted:
+            self.problems.append(
+                Problem(
+                    self._offset,
+                    "too_many_problems",
+                    f"{self._unlisted:,} more problems are not listed"
+                    f" (only the first {limits.MAX_PROBLEMS:,} are)",
+                )
+            )
+            self._unlisted = 0
         size = os.fstat(self._file.fileno()).st_size
         if size > self._offset:
+            claim = ""
+            with contextlib.suppress(fmt.BlockHeaderError, struct.error):
+                block = fmt.unpack_block_header(
+                    os.pread(self._file.fileno(), fmt.BLOCK_HEADER.size, self._offset)
+                )
+                claim = f", whose header claims {block.stored_length:,} bytes of payload"
             self.problems.append(
                 Problem(
                     self._offset,
                     "truncated_tail",
-                    f"the last {size - self._offset} bytes are an incomplete block "
+                    f"the last {size - self._offset} bytes are an incomplete block{claim} "
                     "(the writer stopped mid-write or is still writing); everything before it was read",
                 )
             )
+
+    def _holds(self, end: int) -> bool:
+        """Whether the file reaches byte `end`: checked before reading what a block header claims."""
+        if end > self._size:
+            self._size = os.fstat(self._file.fileno()).st_size
+        return end <= self._size
+
+    def _skip_overlong_block(self) -> bool:
+        """At the end of a file that is not growing: skip a block that claims more bytes than the file
+        holds when intact blocks follow it (a lying or damaged length, not a torn tail)."""
+        head = os.pread(self._file.fileno(), fmt.BLOCK_HEADER.size, self._offset)
+        if len(head) < fmt.BLOCK_HEADER.size:
+            return False
+        try:
+            block = fmt.unpack_block_header(head)
+        except fmt.BlockHeaderError:
+            return False
+        after_header = os.fstat(self._file.fileno()).st_size - self._offset - fmt.BLOCK_HEADER.size
+        if block.stored_length <= after_header:
+            return False  # it fits: what stopped the reading was not its length
+        return self._resync(
+            f"block claims {block.stored_length:,} bytes of payload, but the file ends {after_header:,} bytes"
+            " after its header"
+        )
 
     def _read_available(self) -> Iterator[model.Event]:
         """Read complete blocks from the current offset until the data runs out."""
@@ -166,24 +226,34 @@ class RecordingReader:
                 if not self._resync(f"damaged block header ({e})"):
                     return
                 continue
-            payload = self._file.read(block.stored_length)
-            if len(payload) < block.stored_length:
-                return  # incomplete: still being written, or torn by a crash
             block_offset = self._offset
+            end = block_offset + fmt.BLOCK_HEADER.size + block.stored_length
+            if not self._holds(end):
+                return  # incomplete: still being written, torn by a crash, or a lie (_skip_overlong_block)
+            try:
+                payload = self._file.read(block.stored_length)
+            except MemoryError:
+                self._offset = end
+                self._report(Problem(block_offset, "corrupt_block", _no_memory(block.stored_length)))
+                continue
+            if len(payload) < block.stored_length:
+                return  # the file shrank under us
             if zlib.crc32(payload) != block.payload_crc:
                 if not self._resync("block payload checksum mismatch", skip=fmt.BLOCK_HEADER.size):
                     return
                 continue
-            self._offset = block_offset + fmt.BLOCK_HEADER.size + block.stored_length
+            self._offset = end
             try:
-                data = self._decode_payload(block, payload)
-            except (zstandard.ZstdError, ValueError) as e:
-                self.problems.append(
-                    Problem(block_offset, "corrupt_block", f"block does not decompress: {e}")
-                )
+                data = fmt.decode_payload(block, payload, self._decompressor)
+            except ValueError as e:
+                self._report(Problem(block_offset, "corrupt_block", f"block does not decompress: {e}"))
                 continue
+            except MemoryError:
+                self._report(Problem(block_offset, "corrupt_block", _no_memory(block.decoded_length)))
+                continue
+            del payload  # only the decoded bytes stay while the block's events are handed out
             self.block_offset = block_offset
-            yield from self._records(data, block_offset, self._methods, self.problems)
+            yield from self._records(data, block_offset, self._methods, self._report)
 
     def read_block(self, offset: int) -> list[model.Event]:
         """The events of the block at `offset` (a `block_offset` seen while iterating), read on their own.
@@ -200,38 +270,45 @@ class RecordingReader:
             block = fmt.unpack_block_header(head)
         except (fmt.BlockHeaderError, struct.error) as e:
             raise errors.RecordingReadError(f"{self.path}: no block at byte {offset} ({e})") from e
-        payload = os.pread(fd, block.stored_length, offset + fmt.BLOCK_HEADER.size)
-        if len(payload) < block.stored_length or zlib.crc32(payload) != block.payload_crc:
+        end = offset + fmt.BLOCK_HEADER.size + block.stored_length
+        if end > os.fstat(fd).st_size:
             raise errors.RecordingReadError(f"{self.path}: the block at byte {offset} is not intact")
         try:
-            data = self._decode_payload(block, payload, zstandard.ZstdDecompressor())
-        except (zstandard.ZstdError, ValueError) as e:
+            payload = os.pread(fd, block.stored_length, offset + fmt.BLOCK_HEADER.size)
+            if len(payload) < block.stored_length or zlib.crc32(payload) != block.payload_crc:
+                raise errors.RecordingReadError(f"{self.path}: the block at byte {offset} is not intact")
+            data = fmt.decode_payload(block, payload, zstandard.ZstdDecompressor())
+        except ValueError as e:
             raise errors.RecordingReadError(f"{self.path}: the block at byte {offset}: {e}") from e
+        except MemoryError as e:
+            message = _no_memory(max(block.stored_length, block.decoded_length))
+            raise errors.RecordingReadError(f"{self.path}: the block at byte {offset}: {message}") from e
         problems: list[Problem] = []
-        return list(self._records(data, offset, {}, problems))
-
-    def _decode_payload(
-        self,
-        block: fmt.BlockHeader,
-        payload: bytes,
-        decompressor: zstandard.ZstdDecompressor | None = None,
-    ) -> bytes:
-        if block.codec == fmt.Codec.NONE:
-            return payload
-        data = (decompressor or self._decompressor).decompressobj().decompress(payload)
-        if len(data) != block.decoded_length:
-            raise ValueError(f"decoded {len(data)} bytes, header says {block.decoded_length}")
-        return data
+        return list(self._records(data, offset, _Methods(), problems.append))
 
     def _records(
-        self, data: bytes, block_offset: int, methods: dict[int, str], problems: list[Problem]
+        self, data: bytes, block_offset: int, methods: _Methods, report: Callable[[Problem], None]
     ) -> Iterator[model.Event]:
-        """The events of one decoded block; `methods` tracks each stream's method across blocks."""
+        """The events of one decoded block; `methods` tracks each stream's method across blocks.
+
+        Past limits.MAX_PROBLEMS_PER_BLOCK unreadable records the rest of the block is skipped.
+        """
         view = memoryview(data)
         pos = 0
         bodies: dict[int, bytes | memoryview] = {}  # the block's message bytes by seq, for repeats
+        by_stream = methods.by_stream
         size = len(view)
+        bad = 0
         while pos < size:
+            if bad >= limits.MAX_PROBLEMS_PER_BLOCK:
+                report(
+                    Problem(
+                        block_offset,
+                        "corrupt_block",
+                        f"{bad} unreadable records in this block: its last {size - pos:,} bytes are skipped",
+                    )
+                )
+                return
             first = view[pos]
             if first < 0x80:  # a record under 128 bytes: its length is one byte
                 length, start = first, pos + 1
@@ -241,31 +318,47 @@ class RecordingReader:
                 try:
                     length, start = varint.decode(view, pos)
                 except ValueError as e:
-                    problems.append(Problem(block_offset, "bad_record", f"record framing broken: {e}"))
+                    report(Problem(block_offset, "bad_record", f"record framing broken: {e}"))
                     return
             end = start + length
             if end > size:
-                problems.append(Problem(block_offset, "bad_record", "record runs past its block"))
+                report(
+                    Problem(
+                        block_offset,
+                        "bad_record",
+                        f"record of {length:,} bytes runs past its block ({size - start:,} bytes left)",
+                    )
+                )
                 return
             pos = end
             try:
+                if length >= limits.PARSE_DIRECTLY_BELOW:
+                    refused = limits.record_problem(view[start:end])
+                    if refused:
+                        raise _Refused(refused)
                 record = pb.Record.FromString(view[start:end])  # type: ignore[arg-type]  # upb takes buffers
                 if self._old_version:
                     record = compat.migrate(record, self._old_version)
-                event = codec.decode(record, methods.get(record.stream, ""))
+                event = codec.decode(record, by_stream.get(record.stream, ""))
                 kind = type(event)
                 if kind is model.MessageSeen:
                     event = self._with_body(event, record.message.same_as_seq, bodies)  # type: ignore[arg-type]
-                elif kind is model.StreamOpened or kind is model.StreamClosed:
-                    _with_method(event, methods)
+                elif isinstance(event, model.StreamOpened):
+                    if methods.opened(event.stream, event.method):
+                        report(Problem(block_offset, "too_many_streams", methods.FORGETTING))
+                elif kind is model.StreamClosed:
+                    by_stream.pop(event.stream, None)
             except codec.UnknownRecordError as e:
-                problems.append(Problem(block_offset, "unknown_record", str(e)))
+                bad += 1
+                report(Problem(block_offset, "unknown_record", str(e)))
                 continue
-            except _MissingBody as e:
-                problems.append(Problem(block_offset, "bad_record", str(e)))
+            except (_MissingBody, _Refused) as e:
+                bad += 1
+                report(Problem(block_offset, "bad_record", str(e)))
                 continue
             except (pb_message.DecodeError, ValueError) as e:
-                problems.append(Problem(block_offset, "bad_record", f"record does not parse: {e}"))
+                bad += 1
+                report(Problem(block_offset, "bad_record", f"record does not parse: {e}"))
                 continue
             yield event
 
@@ -303,8 +396,8 @@ class RecordingReader:
                     index = window.find(fmt.BLOCK_MAGIC, index + 1)
                     continue
                 found = search_from + index
-                self.problems.append(
-                    Problem(start, "corrupt_block", f"{why}; skipped {found - start} damaged bytes")
+                self._report(
+                    Problem(start, "corrupt_block", f"{why}; skipped {found - start:,} damaged bytes")
                 )
                 self._offset = found
                 return True
@@ -313,13 +406,36 @@ class RecordingReader:
             search_from += _SCAN_CHUNK
 
 
-def _with_method(event: model.Event, methods: dict[int, str]) -> model.Event:
-    """Track each stream's method (codec.decode filled it into the stream's later events)."""
-    if isinstance(event, model.StreamOpened):
-        methods[event.stream] = event.method
-    elif isinstance(event, model.StreamClosed):
-        methods.pop(event.stream, None)
-    return event
+class _Methods:
+    """Each open stream's method, which the stream's later records do not repeat; bounded in size."""
+
+    FORGETTING = (
+        f"more than {limits.MAX_OPEN_STREAMS:,} streams are open at once: the oldest are forgotten, and"
+        " their later messages are read without their method"
+    )
+
+    def __init__(self) -> None:
+        self.by_stream: dict[int, str] = {}
+        self._names: dict[str, str] = {}  # one string per distinct method, shared by its streams
+        self._forgot = False
+
+    def opened(self, stream: int, method: str) -> bool:
+        """Remember a stream's method; True the first time an old stream had to be forgotten for it."""
+        name = self._names.get(method)
+        if name is None:
+            name = method
+            if len(self._names) < limits.MAX_METHOD_NAMES:
+                self._names[method] = method
+        first_forget = False
+        if stream not in self.by_stream and len(self.by_stream) >= limits.MAX_OPEN_STREAMS:
+            del self.by_stream[next(iter(self.by_stream))]
+            first_forget, self._forgot = not self._forgot, True
+        self.by_stream[stream] = name
+        return first_forget
+
+
+def _no_memory(size: int) -> str:
+    return f"block needs {size:,} bytes to read, more memory than this process may use; skipped"
 
 
 def iter_events(path: str | os.PathLike[str], *, follow: bool = False) -> Iterator[model.Event]:

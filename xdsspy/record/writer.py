@@ -30,6 +30,7 @@ from xdsspy import model
 from xdsspy._gen.xdsspy.recording.v1 import recording_pb2 as pb
 from xdsspy.record import codec
 from xdsspy.record import format as fmt
+from xdsspy.record import limits
 
 _COALESCE_BELOW = 1 << 20
 """Blocks smaller than this are written together with their header in one call."""
@@ -247,7 +248,7 @@ class RecordingWriter:
         *,
         compression_level: int = DEFAULT_COMPRESSION_LEVEL,
         linger_s: float = 0.02,
-        max_block_bytes: int = 16 << 20,
+        max_block_bytes: int = limits.BLOCK_TARGET_BYTES,
         max_pending_bytes: int = 1 << 30,
         on_problem: Callable[[str], None] = _default_problem,
         clock: Callable[[], tuple[int, int]] | None = None,

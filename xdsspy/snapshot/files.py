@@ -79,7 +79,13 @@ _Loader.yaml_implicit_resolvers = {
 
 def read_document(path: str, *, max_bytes: int | None = None) -> Any:
     """The file's JSON, or its YAML when it is not JSON; problems.SnapshotError for anything else."""
-    limit = MAX_DOCUMENT_BYTES if max_bytes is None else max_bytes
+    try:
+        return _read_document(path, MAX_DOCUMENT_BYTES if max_bytes is None else max_bytes)
+    except MemoryError:  # under the size cap, but more than this process may hold once parsed
+        raise problems.SnapshotError(f"{path}: too big to read in the memory xdsspy may use") from None
+
+
+def _read_document(path: str, limit: int) -> Any:
     try:
         with open(path, "rb") as file:
             info = os.fstat(file.fileno())

@@ -9,6 +9,7 @@ import pytest
 from xdsspy import model
 from xdsspy._gen.xdsspy.recording.v1 import recording_pb2 as pb
 from xdsspy.record import codec
+from xdsspy.record import limits
 from xdsspy.testing import factories as f
 
 EVENTS: list[model.Event] = [
@@ -78,3 +79,10 @@ def test_records_from_the_future_are_named_not_crashed_on() -> None:
 
 def _fields(event: model.MessageSeen) -> dict[str, object]:
     return {k: getattr(event, k) for k in event.__dataclass_fields__}
+
+
+def test_a_record_the_reader_would_refuse_is_not_encoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(limits, "MAX_RECORD_BYTES", 1000)
+    with pytest.raises(ValueError, match="a message of 2,000 bytes is more than a recording holds"):
+        codec.encode(f.tmessage(b"x" * 2000, seq=1))
+    assert codec.encode(f.tmessage(b"x" * 900, seq=1))

@@ -14,6 +14,7 @@ import zstandard
 
 from xdsspy import model
 from xdsspy import varint
+from xdsspy.record import limits
 from xdsspy.record import reader
 from xdsspy.record import writer
 from xdsspy.testing import factories as f
@@ -426,3 +427,19 @@ def _wait_until(condition: Callable[[], bool], limit_s: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.01)
+
+
+def test_a_message_over_the_format_limit_becomes_a_gap(
+    tmp_path: os.PathLike[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits, "MAX_RECORD_BYTES", 10_000)
+    path = os.path.join(tmp_path, "r.xdsspy")
+    w = writer.RecordingWriter(path, linger_s=0, on_problem=lambda text: None)
+    for event in (f.tmessage(b"a", seq=1), f.tmessage(b"b" * 20_000, seq=2), f.tmessage(b"c", seq=3)):
+        w.publish(event)
+    assert w.close().records_lost == 1
+    events, problems = _read_all(path)
+    assert problems == [] and [e.seq for e in events if e.seq] == [1, 3]
+    (gap,) = (e for e in events if isinstance(e, model.Gap))
+    assert (gap.first_seq, gap.last_seq) == (2, 2)
+    assert "more than a recording holds" in gap.reason

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import resource
 import stat
+import subprocess
 import threading
 from typing import Any
 
@@ -16,6 +18,7 @@ from xdsspy.snapshot import configdump
 from xdsspy.snapshot import files
 from xdsspy.snapshot import model
 from xdsspy.snapshot import problems
+from xdsspy.testing import processes
 
 from . import istio_dumps
 
@@ -124,6 +127,23 @@ def test_size_cap(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(files, "MAX_DOCUMENT_BYTES", 20)
     assert "more than xdsspy reads (20)" in _error(path)
     assert files.MAX_DOCUMENT_BYTES == 20 and files.read_document(path, max_bytes=115) == {"configs": []}
+
+
+def test_a_file_under_the_cap_but_over_the_memory_is_refused_in_one_line(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "huge.json"
+    with open(path, "wb") as f:
+        f.truncate(1 << 30)  # sparse: a gigabyte to read that costs no disk
+    capped = 384 << 20
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (capped, capped))
+
+    for args in (("snapshot", str(path)), ("diff", str(path), str(path))):
+        done = subprocess.run(
+            processes.xdsspy_command(*args), capture_output=True, text=True, preexec_fn=cap, timeout=60
+        )
+        assert done.returncode == 2
+        assert done.stderr == f"xdsspy: {path}: too big to read in the memory xdsspy may use\n"
 
 
 @pytest.mark.parametrize("data", [b"[" * 200_000, b"[" * 200_000 + b"]" * 200_000])
