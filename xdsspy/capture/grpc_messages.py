@@ -4,7 +4,8 @@ Each message on the wire is a 1-byte compressed flag, a 4-byte big-endian
 length and the payload, cut into DATA frames however the sender liked. The
 assembler keeps the pieces (slices of the socket's chunks) and joins them once
 per message. A message over the recording limit is skipped, not kept: it was
-forwarded whole anyway, and the caller says so in the recording.
+forwarded whole anyway, and the caller says so in the recording. A compressed
+message is inflated only up to that limit too, however much it claims.
 """
 
 from __future__ import annotations
@@ -112,12 +113,43 @@ class Assembler:
         return taken
 
 
-def decompress(payload: bytes, encoding: str) -> bytes:
-    """A compressed message's payload as the receiver reads it; raises ValueError for an unknown encoding."""
-    if encoding == "gzip":
-        return gzip.decompress(payload)
-    if encoding == "deflate":
-        return zlib.decompress(payload)
+class TooLarge(ValueError):
+    """A compressed message that inflates past the limit: a few kilobytes can claim gigabytes."""
+
+
+def decompress(payload: bytes, encoding: str, limit: int | None = None) -> bytes:
+    """A compressed message's payload as the receiver reads it, at most `limit` bytes of it.
+
+    Raises ValueError for an unknown encoding, TooLarge (a ValueError) when the payload inflates past
+    `limit`, and zlib.error, EOFError or OSError for bytes that are not what the encoding says."""
     if encoding in ("", "identity"):
         return payload
+    if encoding == "gzip":
+        return _inflate(payload, 16 + zlib.MAX_WBITS, limit, members=True)
+    if encoding == "deflate":
+        return _inflate(payload, zlib.MAX_WBITS, limit, members=False)
     raise ValueError(f"unknown grpc-encoding {encoding!r}")
+
+
+def _inflate(payload: bytes, wbits: int, limit: int | None, *, members: bool) -> bytes:
+    """zlib or gzip data inflated without ever holding more than limit + 1 bytes of output.
+
+    Reads like gzip.decompress (gzip members one after another, NUL padding between them) and
+    zlib.decompress (bytes after the end of the stream ignored)."""
+    if limit is None:
+        return gzip.decompress(payload) if members else zlib.decompress(payload)
+    out: list[bytes] = []
+    produced = 0
+    data = payload
+    while True:
+        inflater = zlib.decompressobj(wbits)
+        piece = inflater.decompress(data, limit + 1 - produced)
+        produced += len(piece)
+        if produced > limit:
+            raise TooLarge(f"it inflates to more than {limit} bytes")
+        if not inflater.eof:
+            raise EOFError("compressed data ended before the end-of-stream marker was reached")
+        out.append(piece)
+        data = inflater.unused_data.lstrip(b"\0") if members else b""
+        if not data:
+            return b"".join(out)

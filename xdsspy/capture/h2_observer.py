@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import struct
+from collections.abc import Iterator
 from typing import Protocol
 
 import hpack
@@ -43,6 +44,10 @@ _LENIENT_LIMIT = 16 << 20
 MAX_HEADER_BLOCK = 16 << 20
 """Headers and CONTINUATIONs of one block, kept until the block ends: past this, no peer would accept it
 either, and the observer stops rather than hold an endless block."""
+_HPACK_PIECE = 4096
+"""Bytes of a header block handed to hpack at a time (see _pieces)."""
+_HPACK_INTEGER_BYTES = 5
+"""Continuation bytes of an HPACK integer, as hpack allows them (enough for 32 bits)."""
 
 
 class Side(enum.StrEnum):
@@ -232,10 +237,100 @@ class DirectionObserver:
         self._listener.on_headers(self.side, self._block_stream, headers, self._block_end_stream)
 
     def _decode(self, block: bytes) -> Headers:
+        headers: Headers = []
+        size = 0
         try:
-            return list(self._decoder.decode(block, raw=True))
+            for piece in _pieces(block):
+                for name, value in self._decoder.decode(piece, raw=True):
+                    headers.append((name, value))
+                    size += 32 + len(name) + len(value)  # RFC 7541's entry size, as hpack counts it
+                if size > _LENIENT_LIMIT:
+                    raise Malformed(f"a header list larger than {_LENIENT_LIMIT} bytes")
+        except Malformed:
+            raise
         except Exception as e:  # hpack raises several types; all mean the same here
-            raise Malformed(f"cannot decode a header block: {e}") from e
+            raise Malformed(f"cannot decode a header block: {str(e)[:200]}") from e  # hpack quotes the block
+        return headers
+
+
+class _Cut(Exception):
+    """An HPACK field runs past the end of its block, or its integer past what hpack reads."""
+
+
+def _pieces(block: bytes) -> Iterator[bytes]:
+    """The block cut between fields into pieces of about _HPACK_PIECE bytes, for one decoder to read in turn.
+
+    hpack copies the rest of the block for every literal field it reads, so a 16 MB block of 4-byte
+    literals would cost terabytes of copying in one call, minutes to hours of a stalled capture loop.
+    Fields never span pieces and the decoder's table carries over from one call to the next, so the
+    headers are the same. What hpack checks within one call only is checked here for the whole block:
+    table size updates come first, two at most (RFC 7541 section 4.2).
+    """
+    if len(block) <= _HPACK_PIECE:
+        yield block
+        return
+    start = pos = 0
+    fields = updates = 0
+    while pos < len(block):
+        try:
+            after = _field_end(block, pos)
+        except _Cut:
+            raise Malformed(f"cannot decode a header block: its field at byte {pos} is cut short") from None
+        if block[pos] & 0xE0 == 0x20:  # a dynamic table size update
+            if updates != fields or updates == 2:
+                raise Malformed(f"cannot decode a header block: a table size update at byte {pos}")
+            updates += 1
+        fields += 1
+        pos = after
+        if pos - start >= _HPACK_PIECE:
+            yield block[start:pos]
+            start = pos
+    if start < len(block):
+        yield block[start:]
+
+
+def _field_end(block: bytes, pos: int) -> int:
+    """Where the HPACK field representation at pos ends (RFC 7541 section 6)."""
+    first = block[pos]
+    if first & 0x80:  # indexed
+        return _integer(block, pos, 7)[1]
+    if first & 0x40:  # literal with incremental indexing
+        prefix = 6
+    elif first & 0x20:  # dynamic table size update
+        return _integer(block, pos, 5)[1]
+    else:  # literal without indexing, or never indexed
+        prefix = 4
+    index, pos = _integer(block, pos, prefix)
+    if index == 0:  # the name is a string too
+        pos = _string_end(block, pos)
+    return _string_end(block, pos)
+
+
+def _string_end(block: bytes, pos: int) -> int:
+    if pos >= len(block):
+        raise _Cut
+    length, pos = _integer(block, pos, 7)
+    if pos + length > len(block):
+        raise _Cut
+    return pos + length
+
+
+def _integer(block: bytes, pos: int, prefix_bits: int) -> tuple[int, int]:
+    """The HPACK integer at pos (RFC 7541 section 5.1) and the position after it."""
+    mask = (1 << prefix_bits) - 1
+    value = block[pos] & mask
+    pos += 1
+    if value < mask:
+        return value, pos
+    for shift in range(0, 7 * _HPACK_INTEGER_BYTES, 7):
+        if pos >= len(block):
+            raise _Cut
+        byte = block[pos]
+        pos += 1
+        value += (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+    raise _Cut
 
 
 def _unpad(payload: bytes, flags: int) -> bytes:

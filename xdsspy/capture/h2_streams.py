@@ -44,6 +44,7 @@ _HTTP_AS_STATUS = {
     503: Code.UNAVAILABLE,
     504: Code.UNAVAILABLE,
 }
+_UINT32_MAX = 0xFFFFFFFF
 _TIMEOUT_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
 
 
@@ -88,7 +89,7 @@ class StreamPublisher:
             return
         if isinstance(stream, rest_events.Poll):
             if not stream.answered:
-                status = _int(_value(headers, b":status"))
+                status = _http_status(headers)
                 if status >= 200:  # 1xx answers are interim
                     stream.answer(status, _regular(headers))
             if end_stream:
@@ -96,7 +97,7 @@ class StreamPublisher:
             return
         if not stream.answered and not end_stream:
             stream.answered = True
-            stream.http_status = _int(_value(headers, b":status"))
+            stream.http_status = _http_status(headers)
             stream.response_encoding = _value(headers, b"grpc-encoding").decode("latin-1")
             self._publish(
                 model.ResponseHeadersSeen(
@@ -251,7 +252,14 @@ class StreamPublisher:
             )
         elif message.compressed:
             try:
-                raw = grpc_messages.decompress(raw, encoding)
+                raw = grpc_messages.decompress(raw, encoding, self._max)
+            except grpc_messages.TooLarge:
+                self._note(
+                    ids,
+                    model.NoteLevel.WARNING,
+                    f"a compressed {direction.value} message inflates past the limit of {self._max} bytes"
+                    " (--max-message-bytes); recorded as sent, compressed",
+                )
             except (ValueError, OSError, EOFError, zlib.error) as e:
                 self._note(
                     ids,
@@ -267,16 +275,17 @@ class StreamPublisher:
 
     def _close_with_trailers(self, stream_id: int, stream: _GrpcStream, headers: Headers) -> None:
         status = _value(headers, b"grpc-status")
-        if status.isdigit():
-            code = int(status)
+        number = _number(status)
+        if number is not None:
+            code = number
             details = urllib.parse.unquote(
                 _value(headers, b"grpc-message").decode("latin-1"), errors="replace"
             )
         elif status:  # what a gRPC client makes of it: an unknown failure, not success
             code = Code.UNKNOWN
-            details = f"grpc-status {status.decode('latin-1')!r} is not a number"
+            details = f"grpc-status {status.decode('latin-1')!r} is not a status code"
         else:
-            http = stream.http_status or _int(_value(headers, b":status"))
+            http = stream.http_status or _http_status(headers)
             code = _HTTP_AS_STATUS.get(http, Code.UNKNOWN)
             details = f"no grpc-status in the trailers (HTTP status {http})"
         trailers = tuple((k, v) for k, v in _metadata(headers) if k not in ("grpc-status", "grpc-message"))
@@ -337,11 +346,18 @@ def _value(headers: Headers, name: bytes) -> bytes:
     return b""
 
 
-def _int(text: bytes) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        return 0
+def _number(text: bytes) -> int | None:
+    """A status header's number (grpc-status, :status); None unless it is ASCII digits within the 32 bits
+    a recording stores (int() would also take "-1", " 1_0 " and 5,000 digits, and fail on more)."""
+    if not text.isdigit() or len(text) > 10:
+        return None
+    value = int(text)
+    return value if value <= _UINT32_MAX else None
+
+
+def _http_status(headers: Headers) -> int:
+    """The :status of a response's headers; 0 when it is missing or not a number."""
+    return _number(_value(headers, b":status")) or 0
 
 
 def _regular(headers: Headers) -> Headers:
@@ -377,6 +393,6 @@ def _timeout(text: bytes) -> float:
     if len(text) < 2:
         return 0.0
     unit = _TIMEOUT_UNITS.get(chr(text[-1]))
-    if unit is None or not text[:-1].isdigit():
+    if unit is None or not text[:-1].isdigit() or len(text) > 9:  # gRPC allows 8 digits at most
         return 0.0
     return int(text[:-1]) * unit

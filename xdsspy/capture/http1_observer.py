@@ -15,8 +15,9 @@ and answers that end with the connection, are left to the parser for the
 rest of the connection.
 
 What the observer cannot follow (an upgrade to another protocol, a HEAD
-request whose answer has no body to expect) raises Unfollowable: the relay
-stops watching that connection and goes on forwarding it.
+request whose answer has no body to expect, a head or trailers longer than
+MAX_HEAD) raises Unfollowable: the relay stops watching that connection and
+goes on forwarding it.
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ class Unfollowable(Exception):
 
 _HEAD_WINDOW = 8192
 """Bytes of a chunk copied at a time to look for the end of a head (heads are far smaller)."""
+MAX_HEAD = 1 << 20
+"""Bytes the parser may read without finishing a head (or trailers, or a chunk's extensions). A poll's
+head is a few hundred bytes and Envoy refuses 60 KiB by default; past this the observer stops rather
+than let httptools hold an endless head (it joins a header split across chunks by concatenation, and a
+head of short headers becomes ten times its size in Python objects)."""
 
 
 class _Callbacks(Protocol):
@@ -62,9 +68,14 @@ class _Direction(Generic[_Parser]):
         self.body_left = 0  # bytes of a Content-Length body still to come, counted here, not parsed
         self.whole = False  # from here on the parser reads everything (chunked or close-delimited bodies)
         self.tail = b""  # the last bytes of the head so far, to find a blank line split across chunks
+        self.unfinished = 0  # bytes fed to the parser since it last finished a head or passed body bytes
 
     def fresh_parser(self) -> None:
         self.parser = self._make_parser(self.callbacks)
+
+    def progressed(self) -> None:
+        """The parser finished a head or a message, or passed body bytes: what it holds is spent."""
+        self.unfinished = 0
 
     def head_end(self, view: memoryview, pos: int) -> int:
         """Index in view just past the blank line that ends the head being read; -1 if it is not here."""
@@ -128,14 +139,17 @@ class _Requests:
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        self._owner.requests.progressed()
         self._poll = self._owner.request_started(self._url, self._headers)
         self._owner.requests.plan_body(self._headers, has_body=True, unsized_until_close=False)
 
     def on_body(self, body: bytes | memoryview) -> None:
+        self._owner.requests.progressed()
         if self._poll is not None:
             self._poll.body(True, body)
 
     def on_message_complete(self) -> None:
+        self._owner.requests.progressed()
         if self._poll is not None:
             self._poll.request_done()
         self._poll = None
@@ -160,6 +174,7 @@ class _Responses:
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        self._owner.responses.progressed()
         status = self._owner.response_status()
         self._interim = status < 200
         if not self._interim:
@@ -170,10 +185,12 @@ class _Responses:
         )
 
     def on_body(self, body: bytes | memoryview) -> None:
+        self._owner.responses.progressed()
         if self._poll is not None:
             self._poll.body(False, body)
 
     def on_message_complete(self) -> None:
+        self._owner.responses.progressed()
         if self._interim:
             return
         if self._poll is not None:
@@ -222,6 +239,7 @@ class Http1Observer:
         direction: _Direction[httptools.HttpRequestParser] | _Direction[httptools.HttpResponseParser],
         data: memoryview,
     ) -> None:
+        direction.unfinished += len(data)  # the callbacks set it back to 0 as the parser gets on
         try:
             direction.parser.feed_data(data)
         except httptools.HttpParserCallbackError as e:
@@ -234,6 +252,9 @@ class Http1Observer:
         except httptools.HttpParserError as e:
             who = "Envoy's requests" if side is Side.DOWNSTREAM else "the control plane's answers"
             raise Unfollowable(f"{who} are not HTTP/1.1 xdsspy can follow: {e}") from e
+        if direction.unfinished > MAX_HEAD:
+            who = "Envoy" if side is Side.DOWNSTREAM else "the control plane"
+            raise Unfollowable(f"{who} sent a head (or trailers) of more than {MAX_HEAD} bytes")
 
     # -- from the parsers -----------------------------------------------------------------
 
