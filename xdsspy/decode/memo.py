@@ -6,7 +6,8 @@ options, metadata-exchange filters, raw_buffer sockets) in thousands of places.
 Rebuilding a dict from `marshal.loads` is ~8x faster than converting the
 message again and returns a fresh, independent tree each time, so callers may
 mutate what they get. Only a payload seen twice is stored, so one-off payloads
-cost a set insertion, not a serialisation. Blobs never leave the process.
+cost a set insertion (of their hash: the payload itself is not kept alive), not
+a serialisation. Blobs never leave the process.
 
 Two memos: `PayloadMemo` for whole Any payloads (the resource decoder; keeps
 the notes found inside), `SubtreeMemo` for the messages of one type inside
@@ -45,7 +46,7 @@ class PayloadMemo(Generic[T]):
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self._entries: dict[Key, _Entry[T]] = {}
-        self._seen: dict[Key, None] = {}
+        self._seen: set[int] = set()  # hashes of keys seen once: holding the keys would pin every payload
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = 0
@@ -63,13 +64,15 @@ class PayloadMemo(Generic[T]):
         return out, [(tree.follow(out, path), note) for path, note in entry.notes]
 
     def should_store(self, key: Key) -> bool:
-        """True on the second sighting of `key`; the first one is only remembered."""
-        if key in self._seen:
+        """True on the second sighting of `key` (or of a key with the same hash, a harmless extra store);
+        the first one is only remembered."""
+        seen = hash(key)
+        if seen in self._seen:
             return True
         with self._lock:
             if len(self._seen) >= self.max_entries:
                 self._seen.clear()
-            self._seen[key] = None
+            self._seen.add(seen)
         return False
 
     def store(self, key: Key, out: Any, notes: Sequence[tuple[Any, T]]) -> None:
@@ -87,7 +90,7 @@ class PayloadMemo(Generic[T]):
                 self._bytes = 0
             self._entries[key] = _Entry(blob, tuple((paths[id(node)], note) for node, note in notes))
             self._bytes += len(blob)
-            self._seen.pop(key, None)
+            self._seen.discard(hash(key))
 
     def clear(self) -> None:
         with self._lock:

@@ -42,6 +42,12 @@ from xdsspy.decode import versions
 from xdsspy.decode import wire
 
 TYPED_STRUCTS = frozenset(("udpa.type.v1.TypedStruct", "xds.type.v3.TypedStruct"))
+MAX_ANY_DEPTH = 16
+"""Anys inside Anys decoded with their schemas; a deeper one is shown schema-less. Envoy's deepest real
+nesting (a matcher's action's typed_config inside a filter inside a listener) is well under ten; bytes
+that nest thousands deep would otherwise decode until Python's recursion limit."""
+_MAX_RESOLUTIONS = 4096
+"""Type URLs whose resolution is cached; a real API has a few hundred, garbage can have millions."""
 
 
 class Status(enum.StrEnum):
@@ -183,6 +189,8 @@ class Decoder:
                 resolution = _Resolution(Status.SCHEMALESS, None, "", f"no schema for {name or type_url!r}")
             else:
                 resolution = _Resolution(Status.TYPED, self.converter.target(message_descriptor), name, "")
+        if len(self._resolutions) >= _MAX_RESOLUTIONS:  # type URLs are the peers' to choose: stay bounded
+            self._resolutions.clear()
         self._resolutions[type_url] = resolution
         return resolution
 
@@ -256,7 +264,15 @@ class Decoder:
         data: bytes = value.value
         if not type_url and not data:
             return {}
-        return self._payload(type_url, data)
+        depth: int = getattr(self._local, "any_depth", 0)
+        if depth >= MAX_ANY_DEPTH:
+            reason = f"an Any nested more than {MAX_ANY_DEPTH} deep in Anys is not decoded with its schema"
+            return self._opaque(type_url, data, reason, NoteKind.SCHEMALESS)
+        self._local.any_depth = depth + 1
+        try:
+            return self._payload(type_url, data)
+        finally:
+            self._local.any_depth = depth
 
     def _payload(self, type_url: str, data: bytes) -> dict[str, Any]:
         pending: list[_Pending] | None = getattr(self._local, "pending", None)
@@ -341,7 +357,7 @@ class Decoder:
         value = out.get("value", {})
         try:
             json_format.ParseDict(value, inner.target.cls(), descriptor_pool=self.registry.pool)
-        except (json_format.ParseError, TypeError, ValueError) as exc:
+        except (json_format.ParseError, TypeError, ValueError, KeyError, AttributeError) as exc:
             detail = f"TypedStruct value does not fit {inner.schema}: {exc}"
             self._note(out, NoteKind.TYPED_STRUCT_INVALID, inner_url, detail)
 
@@ -355,7 +371,7 @@ def _json_payload(data: bytes) -> Any:
         return _NOT_JSON
     try:
         return json.loads(data.decode("utf-8"))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested past Python's limit
         return _NOT_JSON
 
 
@@ -418,7 +434,7 @@ def decode_entry(
         body: Any
         try:
             body = json.loads(entry.raw.decode("utf-8"))
-        except ValueError:
+        except (ValueError, RecursionError):
             body = {"@bytes": base64.b64encode(entry.raw).decode("ascii")}
         detail = entry.problem or "REST resource of a type without schema, kept as JSON"
         pending = (_Pending(body, NoteKind.JSON_PAYLOAD, entry.type_url, detail),)
