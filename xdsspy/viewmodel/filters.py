@@ -15,6 +15,7 @@ import fnmatch
 import functools
 import math
 import re
+import warnings
 from collections.abc import Callable
 from typing import Protocol
 
@@ -130,7 +131,11 @@ def _type_test(argument: str) -> Test:
 
 def _regex(argument: str, token: str) -> re.Pattern[str]:
     try:
-        return re.compile(argument)
+        with warnings.catch_warnings():
+            # re warns on stderr about patterns like "[[" (a future set syntax); a full-screen UI is
+            # drawing there, and the pattern means today what it always meant.
+            warnings.simplefilter("ignore", FutureWarning)
+            return re.compile(argument)
     except re.error as e:
         raise BadArgument(f"{token}: bad regular expression: {e.msg}", e.pos or 0) from None
     except (OverflowError, RecursionError) as e:

@@ -144,6 +144,15 @@ def test_names_regex_searches_every_name() -> None:
     assert not matches("~n .", Row(names=()))
 
 
+def test_a_regex_python_warns_about_prints_nothing_and_still_matches(
+    capsys: pytest.CaptureFixture[str], recwarn: pytest.WarningsRecorder
+) -> None:
+    """re warns on stderr about "[[" (possible future set syntax): a full-screen UI draws there."""
+    assert matches("~n [[]x", Row(names=("[x",)))
+    assert [w for w in recwarn if issubclass(w.category, FutureWarning)] == []
+    assert capsys.readouterr().err == ""
+
+
 def test_a_names_regex_that_matches_everything_because_of_a_pasted_bar_is_refused() -> None:
     e = error("~n outbound|9080||reviews")
     assert e.message == r"~n: this regex matches every name; write \| for a | in a name"
