@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
+from collections.abc import Sequence
 
 from xdsspy.harness import envoy
 
@@ -42,6 +43,23 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes] | None = None, timeou
 
 def xdsspy_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "xdsspy", *args]
+
+
+_LIMIT_SHIM = (
+    "import os, resource, sys; limit = int(sys.argv[1]); "
+    "resource.setrlimit(resource.RLIMIT_AS, (limit, limit)); os.execv(sys.argv[2], sys.argv[2:])"
+)
+
+
+def with_address_space(limit_bytes: int, argv: Sequence[str]) -> list[str]:
+    """argv (its first item a path) run with its address space capped (RLIMIT_AS) by a shim that then
+    execs it.
+
+    Not subprocess's preexec_fn: that runs between fork and exec in the calling process's copy, and a
+    test process has grpc's threads and fork handlers, which can abort the child there (seen in CI as
+    "epoll_wait error: Bad file descriptor" and a SIGABRT before xdsspy ever ran).
+    """
+    return [sys.executable, "-c", _LIMIT_SHIM, str(limit_bytes), *argv]
 
 
 def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:

@@ -13,7 +13,6 @@ import base64
 import dataclasses
 import json
 import pathlib
-import resource
 import subprocess
 import sys
 import zlib
@@ -172,12 +171,9 @@ print(json.dumps({"seqs": seqs, "problems": problems, "again": again, "peak": pe
 """
 
 
-def _capped() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
-
-
 def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, capture_output=True, text=True, preexec_fn=_capped, timeout=60)
+    capped = processes.with_address_space(ADDRESS_SPACE, command)
+    return subprocess.run(capped, capture_output=True, text=True, timeout=60)
 
 
 def _xdsspy(*args: str) -> subprocess.CompletedProcess[str]:

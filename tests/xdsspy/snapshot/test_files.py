@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import resource
 import stat
 import subprocess
 import threading
@@ -133,15 +132,9 @@ def test_a_file_under_the_cap_but_over_the_memory_is_refused_in_one_line(tmp_pat
     path = tmp_path / "huge.json"
     with open(path, "wb") as f:
         f.truncate(1 << 30)  # sparse: a gigabyte to read that costs no disk
-    capped = 384 << 20
-
-    def cap() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (capped, capped))
-
     for args in (("snapshot", str(path)), ("diff", str(path), str(path))):
-        done = subprocess.run(
-            processes.xdsspy_command(*args), capture_output=True, text=True, preexec_fn=cap, timeout=60
-        )
+        capped = processes.with_address_space(384 << 20, processes.xdsspy_command(*args))
+        done = subprocess.run(capped, capture_output=True, text=True, timeout=60)
         assert done.returncode == 2
         assert done.stderr == f"xdsspy: {path}: too big to read in the memory xdsspy may use\n"
 
