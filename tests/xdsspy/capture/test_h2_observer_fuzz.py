@@ -30,6 +30,7 @@ from xdsspy.capture import watch
 from xdsspy.capture.h2_observer import PREFACE
 from xdsspy.capture.h2_observer import Side
 from xdsspy.record import codec
+from xdsspy.testing import mutations
 from xdsspy.testing.sinks import ListSink
 
 D, U = Side.DOWNSTREAM, Side.UPSTREAM
@@ -183,14 +184,7 @@ def test_flipped_spliced_and_cut_conversations_raise_only_malformed(
     cut_at: int,
     chunk: int,
 ) -> None:
-    chunks = [bytearray(data) for _, data in CONVERSATION]
-    for index, offset, mask in flips:
-        chunks[index][offset % len(chunks[index])] ^= mask
-    for index, offset, extra in inserts:
-        at = offset % (len(chunks[index]) + 1)
-        chunks[index][at:at] = extra
-    chunks[cut] = chunks[cut][: cut_at % (len(chunks[cut]) + 1)]
-    log = [(side, bytes(data)) for (side, _), data in zip(CONVERSATION[: cut + 1], chunks, strict=False)]
+    log = mutations.damaged(CONVERSATION, flips=flips, inserts=inserts, cut=cut, cut_at=cut_at)
     _observe(log, chunk)
 
 
