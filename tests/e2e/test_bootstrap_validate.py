@@ -19,10 +19,11 @@ import pytest
 from xdsspy import addresses
 from xdsspy import bootstrap_rewrite
 from xdsspy import envoy_bootstrap
+from xdsspy.testing import istio_files
 
 pytestmark = pytest.mark.e2e
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "istio" / "golden"
+FIXTURES = istio_files.ROOT / "golden"
 
 
 def _validate(envoy_binary: str, path: pathlib.Path) -> subprocess.CompletedProcess[str]:
@@ -62,12 +63,7 @@ def test_envoy_accepts_every_generated_bootstrap(
 
 
 def _istio(name: str) -> str:
-    path = FIXTURES / name
-    if not path.is_file():
-        pytest.skip(
-            f"Istio fixture {path} is not on this machine (../shared/fixtures/istio beside the checkout)"
-        )
-    return path.read_text()
+    return istio_files.path(f"golden/{name}").read_text()
 
 
 @pytest.mark.parametrize("xds", ["unix:/tmp/xdsspy-e2e.sock", "127.0.0.1:15010", "localhost:15010"])

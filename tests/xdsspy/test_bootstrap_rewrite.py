@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import pathlib
 from typing import Any
 
 import pytest
@@ -15,8 +14,9 @@ from xdsspy import bootstrap_rewrite
 from xdsspy import docsplice
 from xdsspy import envoy_bootstrap
 from xdsspy import errors
+from xdsspy.testing import istio_files
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "istio" / "golden"
+FIXTURES = istio_files.ROOT / "golden"
 ISTIO_MASTER = "bootstrap-default.istio-master_golden.json"
 ISTIO_1_6 = "bootstrap-default.istio1.6_golden.json"
 
@@ -30,12 +30,7 @@ TLS = {
 
 
 def _istio(name: str) -> str:
-    path = FIXTURES / name
-    if not path.is_file():
-        pytest.skip(
-            f"Istio fixture {path} is not on this machine (../shared/fixtures/istio beside the checkout)"
-        )
-    return path.read_text()
+    return istio_files.path(f"golden/{name}").read_text()
 
 
 def _bootstrap(xds: str = "10.0.0.1:15010", **changes: Any) -> dict[str, Any]:

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
-import pathlib
 from typing import Any
-
-import pytest
 
 from xdsspy import configdiff as cd
 from xdsspy.decode import resources
 from xdsspy.decode import tree
+from xdsspy.testing import istio_files
 from xdsspy.testing import xds
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "istio"
 V3_CLUSTER = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 HCM_V3 = (
     "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
@@ -258,10 +255,7 @@ def test_a_ten_thousand_cluster_snapshot_pair() -> None:
 
 
 def _fixture(relative: str) -> dict[str, Any]:
-    path = FIXTURES / relative
-    if not path.is_file():
-        pytest.skip(f"Istio fixture {path} not found (the shared/ folder is absent)")
-    loaded: dict[str, Any] = json.loads(path.read_text())
+    loaded: dict[str, Any] = json.loads(istio_files.path(relative).read_text())
     return loaded
 
 

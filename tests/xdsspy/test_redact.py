@@ -18,9 +18,10 @@ from xdsspy import redact
 from xdsspy.decode import discovery
 from xdsspy.decode import resources
 from xdsspy.decode import schemas
+from xdsspy.testing import istio_files
 from xdsspy.testing import xds
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "istio"
+FIXTURES = istio_files.ROOT
 SECRET_URL = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
 PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwgg\n-----END PRIVATE KEY-----\n"
 PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIDUTCCAjmgAwIBAgIQb77iVMIpAGFc\n-----END CERTIFICATE-----\n"
@@ -530,15 +531,13 @@ def test_istio_config_dumps_keep_no_private_key(path: pathlib.Path) -> None:
 
 def test_the_istio_fixtures_are_there_or_skipped() -> None:
     if not FIXTURES.is_dir():
-        pytest.skip(f"no Istio fixtures at {FIXTURES} (../shared/fixtures/istio beside the checkout)")
+        pytest.skip(istio_files.ABSENT)
     names = {p.name for p in istio_fixture_documents()}
     assert {"secrets-istio-ca.config_dump.json", "sidecar-details-sds-secrets.config_dump.json"} <= names
 
 
 def test_the_modern_secret_dump_keeps_its_certificates() -> None:
-    path = FIXTURES / "modern-v3" / "secrets-istio-ca.config_dump.json"
-    if not path.exists():
-        pytest.skip(f"no Istio fixtures at {FIXTURES}")
+    path = istio_files.path("modern-v3/secrets-istio-ca.config_dump.json")
     document = load(path)
     plant_keys(document)
     out = redact.Redactor().json(document).value

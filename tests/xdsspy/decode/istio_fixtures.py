@@ -23,8 +23,9 @@ from google.protobuf import json_format
 from google.protobuf import struct_pb2
 
 from xdsspy.decode import schemas
+from xdsspy.testing import istio_files
 
-ROOT = pathlib.Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "istio"
+ROOT = istio_files.ROOT
 STRUCT_URL = "type.googleapis.com/google.protobuf.Struct"
 _MARK = "__xdsspy_fixture_type__"
 

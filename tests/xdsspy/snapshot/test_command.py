@@ -12,6 +12,7 @@ import yaml
 from xdsspy import cli
 from xdsspy.controlplane import resources as cp
 from xdsspy.testing import conversations
+from xdsspy.testing import istio_files
 
 SAMPLES = pathlib.Path(__file__).resolve().parents[3] / "recordings"
 SOTW = str(SAMPLES / "sotw-nack.xdsspy")
@@ -119,12 +120,10 @@ def test_no_redact_warns_loudly(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "WITHOUT redaction" in err
 
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "istio" / "legacy-v2"
+FIXTURES = istio_files.ROOT / "legacy-v2"
 
 
-@pytest.mark.skipif(
-    not FIXTURES.is_dir(), reason=f"Istio fixtures not found at {FIXTURES} (shared/ is absent)"
-)
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason=istio_files.ABSENT)
 def test_the_istio_1_5_pair_what_envoy_had_against_what_istiod_would_push(
     capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path
 ) -> None:

@@ -13,10 +13,9 @@ from xdsspy.snapshot import configdump
 from xdsspy.snapshot import files
 from xdsspy.snapshot import model
 from xdsspy.snapshot import problems
+from xdsspy.testing import istio_files
 
-from . import istio_dumps
-
-FIXTURES, ABSENT = istio_dumps.FIXTURES, istio_dumps.ABSENT
+FIXTURES, ABSENT = istio_files.ROOT, istio_files.ABSENT
 S = model.State
 ADMIN = "type.googleapis.com/envoy.admin.v3."
 V2 = "type.googleapis.com/envoy.api.v2."
@@ -25,7 +24,7 @@ LISTENER_V3 = "type.googleapis.com/envoy.config.listener.v3.Listener"
 
 
 def _fixture(relative: str) -> model.Snapshot:
-    return configdump.load(files.read_document(str(istio_dumps.path(relative))), relative)
+    return configdump.load(files.read_document(str(istio_files.path(relative))), relative)
 
 
 def _counts(snapshot: model.Snapshot) -> dict[tuple[str, str], int]:
@@ -64,7 +63,7 @@ def _listener(name: str, port: int = 80) -> dict[str, Any]:
 # -- every fixture -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", istio_dumps.dump_params())
+@pytest.mark.parametrize("path", istio_files.dump_params())
 def test_every_istio_fixture_loads_and_round_trips_through_dump(path: pathlib.Path) -> None:
     snapshot = configdump.load(files.read_document(str(path)), path.name)
     assert snapshot.items and not snapshot.notes

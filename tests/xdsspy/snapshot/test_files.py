@@ -17,16 +17,15 @@ from xdsspy.snapshot import configdump
 from xdsspy.snapshot import files
 from xdsspy.snapshot import model
 from xdsspy.snapshot import problems
+from xdsspy.testing import istio_files
 from xdsspy.testing import processes
 
-from . import istio_dumps
-
-FIXTURES, ABSENT = istio_dumps.FIXTURES, istio_dumps.ABSENT
+FIXTURES, ABSENT = istio_files.ROOT, istio_files.ABSENT
 S = model.State
 
 
 def _path(relative: str) -> str:
-    return str(istio_dumps.path(relative))
+    return str(istio_files.path(relative))
 
 
 def _file(tmp_path: pathlib.Path, data: bytes, name: str = "doc") -> str:
@@ -242,7 +241,7 @@ def test_reading_names_the_snapshot_by_its_file() -> None:
     assert (back.source, back.kind, back.seq) == ("saved.json", model.SourceKind.RECORDING, 17)
 
 
-@pytest.mark.parametrize("path", istio_dumps.dump_params())
+@pytest.mark.parametrize("path", istio_files.dump_params())
 def test_every_istio_fixture_round_trips_as_a_snapshot_file(path: pathlib.Path) -> None:
     snapshot = configdump.load(files.read_document(str(path)), path.name)
     assert files.is_snapshot(files.to_document(snapshot))

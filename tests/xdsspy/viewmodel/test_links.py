@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import pathlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,11 +28,11 @@ from udpa.type.v1 import typed_struct_pb2
 
 from xdsspy.controlplane import resources as cp
 from xdsspy.decode import resources
+from xdsspy.testing import istio_files
 from xdsspy.testing import xds
 from xdsspy.viewmodel import links
 from xdsspy.viewmodel import refs
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "istio"
 V2 = "type.googleapis.com/envoy.api.v2."
 Resources = dict[str, dict[str, dict[str, Any]]]
 
@@ -414,11 +413,7 @@ _DUMP_BODIES = ("cluster", "listener", "route_config", "endpoint_config", "secre
 
 def dynamic_resources(name: str) -> Resources:
     """The dynamic resources of a config dump: what Envoy got over xDS, by type and name."""
-    path = FIXTURES / name
-    if not path.exists():
-        pytest.skip(
-            f"Istio fixture {path} is not on this machine (see /work/shared/fixtures/istio/README.md)"
-        )
+    path = istio_files.path(name)
     out: Resources = {}
     for config in json.loads(path.read_text())["configs"]:
         for section, items in config.items():
