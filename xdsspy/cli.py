@@ -102,7 +102,7 @@ def _add_capture_arguments(p: argparse.ArgumentParser) -> None:
         "--allow-remote",
         action="store_true",
         help="allow --listen/--rest-listen on an address other machines can reach (xDS carries private "
-        "keys and tokens, and xdsspy has no TLS or authentication on its listeners yet)",
+        "keys and tokens: without --tls-client-ca, whoever reaches the port can read and change them)",
     )
     p.add_argument(
         "--max-message-bytes",
