@@ -161,30 +161,12 @@ def test_the_unmutated_conversation_is_published_whole() -> None:
     assert not [n for n in sink.of(model.Note) if n.level is not model.NoteLevel.INFO]
 
 
-_LAST = len(CONVERSATION) - 1
-
-
 @settings(max_examples=300, deadline=None)
 @given(
-    flips=st.lists(
-        st.tuples(st.integers(0, _LAST), st.integers(0, 1 << 16), st.integers(1, 255)), max_size=6
-    ),
-    inserts=st.lists(
-        st.tuples(st.integers(0, _LAST), st.integers(0, 1 << 16), st.binary(min_size=1, max_size=24)),
-        max_size=2,
-    ),
-    cut=st.integers(0, _LAST),
-    cut_at=st.integers(0, 1 << 16),
+    log=mutations.damaged_copies(CONVERSATION, max_flips=6, spliced=st.binary(min_size=1, max_size=24)),
     chunk=st.sampled_from([1, 7, 9, 100, 1 << 20]),
 )
-def test_flipped_spliced_and_cut_conversations_raise_only_malformed(
-    flips: list[tuple[int, int, int]],
-    inserts: list[tuple[int, int, bytes]],
-    cut: int,
-    cut_at: int,
-    chunk: int,
-) -> None:
-    log = mutations.damaged(CONVERSATION, flips=flips, inserts=inserts, cut=cut, cut_at=cut_at)
+def test_flipped_spliced_and_cut_conversations_raise_only_malformed(log: Log, chunk: int) -> None:
     _observe(log, chunk)
 
 

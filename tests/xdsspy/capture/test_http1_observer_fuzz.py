@@ -90,7 +90,6 @@ def test_the_unmutated_conversation_is_published_whole() -> None:
     assert [c.code for c in sink.of(model.StreamClosed)] == [0, 0, 0, 0]
 
 
-_LAST = len(CONVERSATION) - 1
 _SPLICES = [
     b"\r\n",
     b"\r\n\r\n",
@@ -107,29 +106,14 @@ _SPLICES = [
 
 @settings(max_examples=400, deadline=None)
 @given(
-    flips=st.lists(
-        st.tuples(st.integers(0, _LAST), st.integers(0, 1 << 16), st.integers(1, 255)), max_size=4
+    log=mutations.damaged_copies(
+        CONVERSATION,
+        max_flips=4,
+        spliced=st.one_of(st.binary(min_size=1, max_size=16), st.sampled_from(_SPLICES)),
     ),
-    inserts=st.lists(
-        st.tuples(
-            st.integers(0, _LAST),
-            st.integers(0, 1 << 16),
-            st.one_of(st.binary(min_size=1, max_size=16), st.sampled_from(_SPLICES)),
-        ),
-        max_size=2,
-    ),
-    cut=st.integers(0, _LAST),
-    cut_at=st.integers(0, 1 << 16),
     chunk=st.sampled_from([1, 2, 5, 64, 1 << 20]),
 )
-def test_flipped_spliced_and_cut_conversations_raise_only_unfollowable(
-    flips: list[tuple[int, int, int]],
-    inserts: list[tuple[int, int, bytes]],
-    cut: int,
-    cut_at: int,
-    chunk: int,
-) -> None:
-    log = mutations.damaged(CONVERSATION, flips=flips, inserts=inserts, cut=cut, cut_at=cut_at)
+def test_flipped_spliced_and_cut_conversations_raise_only_unfollowable(log: Log, chunk: int) -> None:
     _observe(log, chunk)
 
 
