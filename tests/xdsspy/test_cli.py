@@ -129,6 +129,16 @@ def _wait_for_recorder_to_finish(path: pathlib.Path) -> None:
         time.sleep(0.2)
 
 
+def _record_in_background(listen: int, upstream: int, path: pathlib.Path) -> subprocess.Popen[str]:
+    """`xdsspy record` in a session of its own (signals reach it only from the test), its stderr kept."""
+    return subprocess.Popen(
+        processes.xdsspy_command(*_capture_args("record", listen, upstream, path)),
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
 def _capture_args(command: str, listen: int, upstream: int, path: pathlib.Path) -> list[str]:
     """`xdsspy record`, or `xdsspy proxy --headless`, between loopback ports, recording to path."""
     return [
@@ -537,12 +547,7 @@ def test_a_full_filesystem_keeps_forwarding_and_the_recording_says_what_is_missi
     filler.write_bytes(b"\0" * (1984 << 10))  # leave about 64 kB for the recording
     path = small_tmpfs / "full.xdsspy"
     listen = processes.free_port()
-    capture = subprocess.Popen(
-        processes.xdsspy_command(*_capture_args("record", listen, upstream, path)),
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    capture = _record_in_background(listen, upstream, path)
     try:
         processes.wait_for_port(listen, capture)
 
@@ -579,12 +584,7 @@ def test_a_signal_mid_stream_closes_the_stream_and_finishes_the_recording(
 
     listen = processes.free_port()
     path = tmp_path / "signal.xdsspy"
-    capture = subprocess.Popen(
-        processes.xdsspy_command(*_capture_args("record", listen, upstream, path)),
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    capture = _record_in_background(listen, upstream, path)
     try:
         processes.wait_for_port(listen, capture)
 
