@@ -45,6 +45,7 @@ from collections.abc import Iterator
 import uvloop
 
 from xdsspy.testing import processes
+from xdsspy.testing import procstat
 from xdsspy.testing import raw_peers as _peers
 from xdsspy.testing import rest_poller
 
@@ -57,16 +58,7 @@ REST_LATENCY_TARGET_MS = 2.0
 REST_THROUGHPUT_TARGET = 0.5
 
 
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU of a process so far, all threads (Linux /proc); 0 where unknown."""
-    if pid is None:
-        return 0.0
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+cpu_seconds = procstat.cpu_seconds
 
 
 @contextlib.contextmanager

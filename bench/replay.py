@@ -17,7 +17,6 @@ Target (issue 11): xdsspy's share of the wall time <= 20%.
 from __future__ import annotations
 
 import argparse
-import os
 import pathlib
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from xdsspy.replay import engine
 from xdsspy.replay import observers
 from xdsspy.replay import plan as plan_mod
 from xdsspy.testing import factories as f
+from xdsspy.testing import procstat
 
 TARGET_SHARE = 0.20
 
@@ -90,12 +90,6 @@ def build_recording(path: pathlib.Path, pushes: int, clusters: int) -> int:
     return total
 
 
-def _proc_cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pushes", type=int, default=100)
@@ -121,11 +115,11 @@ def main() -> int:
         with envoy_mod.Envoy(options, work / "envoy", binary=binary, log_level="warning") as proc:
             observer = observers.GrpcObserver(control_plane)
             observer.wait(observer.fresh_node, 30)
-            wall0, cpu0, envoy0 = time.perf_counter(), time.process_time(), _proc_cpu_s(proc.pid)
+            wall0, cpu0, envoy0 = time.perf_counter(), time.process_time(), procstat.cpu_seconds(proc.pid)
             served = engine.Engine(observer, answer_timeout=120).run(plan.pushes)
             wall = time.perf_counter() - wall0
             cpu = time.process_time() - cpu0
-            envoy_cpu = _proc_cpu_s(proc.pid) - envoy0
+            envoy_cpu = procstat.cpu_seconds(proc.pid) - envoy0
     answered = sum(1 for s in served if s.fresh.kind == "ack")
     share = cpu / wall
     print(

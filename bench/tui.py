@@ -31,6 +31,8 @@ import tempfile
 import time
 from typing import Any
 
+from xdsspy.testing import procstat
+
 TARGET_FIRST_PAINT_S = 1.0
 TARGET_KEY_MS = 50.0
 TARGET_INDEX_PER_S = 30_000
@@ -40,11 +42,7 @@ KEYS_AFTER = ("G", "g", "n", "N", "pagedown", "down", "G", "n")
 
 
 def _peak_rss_mb() -> float:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    return procstat.status_kb("self", "VmHWM") / 1024
 
 
 # -- parts, each run in a child process -----------------------------------------------------------

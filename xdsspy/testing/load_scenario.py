@@ -29,6 +29,7 @@ from xdsspy.controlplane import server
 from xdsspy.harness import bootstrap
 from xdsspy.harness import envoy as envoy_mod
 from xdsspy.harness import proxy
+from xdsspy.testing import procstat
 
 THROUGH = "load-through-xdsspy"
 DIRECT = "load-direct"
@@ -61,28 +62,6 @@ class Memory:
         """What the streams cost, at the worst moment: the peak over the size before they came."""
         worst = max(self.swarm_connected_kb, self.after_pushes_kb, self.peak_kb)
         return (worst - self.before_swarm_kb) / streams
-
-
-def rss_kb(pid: int, field: str = "VmRSS") -> int:
-    """VmRSS (or another field of /proc/PID/status: VmHWM, the peak) of pid and every process under it,
-    added up, in kB (Linux)."""
-    total = 0
-    for each in [pid, *proxy.descendants(pid)]:
-        with contextlib.suppress(OSError), open(f"/proc/{each}/status") as f:
-            for line in f:
-                if line.startswith(f"{field}:"):
-                    total += int(line.split()[1])
-    return total
-
-
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of pid and every process under it so far (Linux /proc)."""
-    total = 0.0
-    for each in [pid, *proxy.descendants(pid)]:
-        with contextlib.suppress(OSError), open(f"/proc/{each}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def clusters(count: int, generation: int) -> list[Any]:
@@ -221,11 +200,11 @@ class LoadScenario:
         for node in self.envoys:
             for type_url, version in first.items():
                 self.cp.wait_for_ack(type_url, version, node_id=node, timeout=30)
-        self._before_swarm_kb = rss_kb(self.xdsspy.pid)
+        self._before_swarm_kb = procstat.tree_status_kb(self.xdsspy.pid)
         self.swarm = SwarmProcess(listen, self.streams)
         self._stack.callback(self.swarm.stop)
         self.swarm.wait_for("ready", READY_TIMEOUT_S)
-        self._connected_kb = rss_kb(self.xdsspy.pid)
+        self._connected_kb = procstat.tree_status_kb(self.xdsspy.pid)
 
     def push(self) -> Push:
         """Change every cluster; wait until both real Envoys ACKed and every simulated one has it."""
@@ -258,11 +237,16 @@ class LoadScenario:
     def memory(self) -> Memory:
         assert self.xdsspy is not None
         pid = self.xdsspy.pid
-        return Memory(self._before_swarm_kb, self._connected_kb, rss_kb(pid), rss_kb(pid, "VmHWM"))
+        return Memory(
+            self._before_swarm_kb,
+            self._connected_kb,
+            procstat.tree_status_kb(pid),
+            procstat.tree_status_kb(pid, "VmHWM"),
+        )
 
     def xdsspy_cpu_s(self) -> float:
         assert self.xdsspy is not None
-        return cpu_s(self.xdsspy.pid)
+        return procstat.tree_cpu_seconds(self.xdsspy.pid)
 
     def stop(self) -> None:
         """Stop everything it started, in reverse order (each by its PID), and finish the recording."""
