@@ -11,6 +11,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -137,6 +138,17 @@ def _record_in_background(listen: int, upstream: int, path: pathlib.Path) -> sub
         text=True,
         start_new_session=True,
     )
+
+
+def _wait_for_line(
+    lines: list[str], text: str, process: subprocess.Popen[str], timeout: float = 20.0
+) -> None:
+    """Until a line holding text has been read into lines (by another thread), within timeout."""
+    deadline = time.monotonic() + timeout
+    while not any(text in line for line in lines):
+        assert process.poll() is None, f"exited ({process.returncode}) before saying {text!r}: {lines}"
+        assert time.monotonic() < deadline, f"{text!r} not said within {timeout:g} s: {lines}"
+        time.sleep(0.05)
 
 
 def _capture_args(command: str, listen: int, upstream: int, path: pathlib.Path) -> list[str]:
@@ -548,6 +560,9 @@ def test_a_full_filesystem_keeps_forwarding_and_the_recording_says_what_is_missi
     path = small_tmpfs / "full.xdsspy"
     listen = processes.free_port()
     capture = _record_in_background(listen, upstream, path)
+    said: list[str] = []
+    listening = threading.Thread(target=lambda: said.extend(iter(capture.stderr.readline, "")), daemon=True)
+    listening.start()
     try:
         processes.wait_for_port(listen, capture)
 
@@ -562,12 +577,16 @@ def test_a_full_filesystem_keeps_forwarding_and_the_recording_says_what_is_missi
             return received
 
         assert asyncio.run(push()) == 400  # forwarding never waited for the disk
+        # The writer may not have written yet: free the space only once it has found the disk full.
+        _wait_for_line(said, "No space left on device", capture)
         filler.unlink()  # space again: the writer's next retry reports the gap
         time.sleep(1.5)
         capture.send_signal(signal.SIGINT)
-        _, err = capture.communicate(timeout=30)
+        capture.wait(30)
     finally:
         processes.stop(capture, signal.SIGKILL)
+        listening.join(10)
+    err = "".join(said)
     assert "DROPPED" in err and "No space left on device" in err, err
     gaps = [e for e in reader.iter_events(path) if isinstance(e, model.Gap)]
     assert gaps and sum(g.records_lost for g in gaps) > 0
