@@ -212,11 +212,19 @@ def _size_test(argument: str) -> Test:
     return lambda s: s.size >= least
 
 
+_VERDICT_WORDS = {kind.value: kind for kind in protocol.VerdictKind}
+"""Verdicts by the word the timeline shows for them: a bare `nack` finds the NACKs, as `~nack` does."""
+
+
 def quick_test(word: str) -> Test:
-    """A bare word's test: node id, version, type (short name, services) or a resource name contains it."""
+    """A bare word's test: node id, version, type (short name, services) or a resource name contains it,
+    or the word is the row's verdict (nack, ack, push, stale...)."""
     needle = word.lower()
+    verdict = _VERDICT_WORDS.get(needle.replace("-", "_"))
 
     def test(s: Subject) -> bool:
+        if verdict is not None and s.verdict is verdict:
+            return True
         if needle in s.node.lower() or needle in s.version.lower() or needle in _type_words(s.type_url):
             return True
         for name in s.names:
@@ -304,7 +312,8 @@ FILTERS = (
 BY_TOKEN = {definition.token: definition for definition in FILTERS}
 """Each filter's definition by its token (lower case), for the parser."""
 _QUICK_HELP = (
-    "quick search: node id, type (Cluster, CDS), a resource name or version contains WORD (any case)"
+    "quick search: node id, type (Cluster, CDS), a resource name or version contains WORD (any case), "
+    "or WORD is the row's verdict (nack, ack, push, stale)"
 )
 _OPERATOR_HELP = (
     ("!X", "not X"),

@@ -265,6 +265,14 @@ def test_quick_search_looks_at_node_type_names_and_version(word: str, row: Row) 
     assert not matches(word, Row(node="n", type_url=LISTENER, names=("l",), version="1"))
 
 
+def test_a_bare_verdict_word_finds_that_verdict_as_its_filter_does() -> None:
+    nack, ack = Row(verdict=V.NACK, direction="request"), Row(verdict=V.ACK, direction="request")
+    assert matches("nack", nack) and matches("NACK", nack) and not matches("nack", ack)
+    assert matches("ack", ack) and not matches("ack", nack)  # the verdict, not a substring of it
+    assert matches("push", Row()) and not matches("push", ack)
+    assert matches("nack", Row(verdict=V.PUSH, names=("snack-bar",)))  # names are still searched
+
+
 def test_quick_search_sees_the_short_type_only() -> None:
     assert not matches("envoy", Row(node="n", type_url=CLUSTER, names=(), version=""))
     assert not matches("v3", Row(node="n", type_url=CLUSTER, names=(), version=""))
