@@ -205,10 +205,12 @@ def _json(value: Any, text: str, lead: str, multiline: bool) -> str:
 
 
 def _flow_yaml(value: Any) -> str:
+    """value as YAML on one line, in a form that is also valid inside a flow collection: dumped as the
+    item of a list, because a scalar dumped alone may be plain where flow context forbids it (`:a`)."""
     flow: str = yaml.safe_dump(
-        value, default_flow_style=True, sort_keys=False, allow_unicode=True, width=_WIDE
+        [value], default_flow_style=True, sort_keys=False, allow_unicode=True, width=_WIDE
     )
-    return flow.removesuffix("\n...\n").rstrip("\n")
+    return flow.rstrip("\n")[1:-1]
 
 
 def _line_start(text: str, index: int) -> int:
